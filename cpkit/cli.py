@@ -1,0 +1,201 @@
+"""Command line: run the book's notebooks through papermill.
+
+``cpkit notebooks`` converts every notebook listed in ``_toc.yml`` from
+Jupytext py:percent to .ipynb, executes it with papermill (parameters
+``profile``, ``device``, ``seed`` and any ``-p name value``), writes the
+executed notebook next to its source, continues past a failure, and ends
+with a list of failures and a non-zero exit if there were any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from cpkit.config import DEVICES, check_choice, check_int
+from cpkit.errors import ConfigError
+from cpkit.profiles import PROFILES
+
+log = logging.getLogger("cpkit")
+
+
+def toc_notebooks(root: Path) -> list[Path]:
+    """Jupytext sources (notebooks/*.py) listed in the book's _toc.yml."""
+    toc_path = root / "_toc.yml"
+    if not toc_path.is_file():
+        raise ConfigError(f"no _toc.yml in {root}: run from the repo root")
+    toc = yaml.safe_load(toc_path.read_text())
+    files: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(str(node["file"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(toc)
+    found = []
+    for name in files:
+        source = root / (name + ".py")
+        if name.startswith("notebooks/") and source.is_file():
+            found.append(source)
+    return found
+
+
+def parse_value(text: str) -> object:
+    """A -p value as YAML (so 3 is an int and 1e-3 a float)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def execute(
+    source: Path, output: Path, parameters: dict, timeout: int
+) -> tuple[float, str | None]:
+    """Execute one notebook; return (seconds, None) or (seconds, error)."""
+    import jupytext
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    staging = source.parent.parent / "_build" / "jupytext"
+    staging.mkdir(parents=True, exist_ok=True)
+    converted = staging / (source.stem + ".ipynb")
+    jupytext.write(jupytext.read(source), converted)
+
+    # refuse parameters that the notebook does not declare
+    declared = papermill.inspect_notebook(str(converted))
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        return 0.0, (
+            f"unknown parameter(s) {', '.join(unknown)}; this notebook "
+            f"takes: {', '.join(declared)}"
+        )
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(converted),
+            str(output),
+            parameters=parameters,
+            cwd=str(source.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
+    except PapermillExecutionError as err:
+        seconds = time.perf_counter() - start
+        line = (err.evalue or "").strip().splitlines()
+        detail = line[-1] if line else ""
+        return seconds, (
+            f"cell {err.cell_index} (execution count {err.exec_count}): "
+            f"{err.ename}: {detail}"
+        )
+    except Exception as err:  # kernel death, timeout: report, go on
+        seconds = time.perf_counter() - start
+        message = str(err).strip().splitlines()
+        return (
+            seconds,
+            f"{type(err).__name__}: {message[-1] if message else ''}",
+        )
+    return time.perf_counter() - start, None
+
+
+def run_notebooks(args: argparse.Namespace) -> int:
+    """The ``notebooks`` command; returns the exit code."""
+    root = Path(args.root).resolve()
+    check_choice("profile", args.profile, PROFILES)
+    check_choice("device", args.device, DEVICES)
+    check_int("seed", args.seed, minimum=0)
+    extra = {}
+    for name, value in args.param or []:
+        extra[name] = parse_value(value)
+    parameters = {
+        "profile": args.profile,
+        "device": args.device,
+        "seed": args.seed,
+        **extra,
+    }
+    sources = toc_notebooks(root)
+    if args.only:
+        wanted = set(args.only)
+        missing = wanted - {s.stem for s in sources}
+        if missing:
+            raise ConfigError(
+                f"--only {', '.join(sorted(missing))}: not in _toc.yml; "
+                f"notebooks: {', '.join(s.stem for s in sources)}"
+            )
+        sources = [s for s in sources if s.stem in wanted]
+    failures, times = [], {}
+    for source in sources:
+        output = source.with_suffix(".ipynb")
+        rel = source.relative_to(root)
+        print(f"running {rel} ({args.profile}, {args.device})", flush=True)
+        seconds, error = execute(source, output, parameters, args.timeout)
+        times[str(rel)] = round(seconds, 1)
+        if error:
+            failures.append(f"{rel}: {error}")
+            print(f"  FAILED after {seconds:.0f} s: {error}", flush=True)
+        else:
+            print(f"  ok in {seconds:.0f} s", flush=True)
+    record = root / "_build" / f"notebook-times-{args.profile}.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(times, indent=1) + "\n")
+    if failures:
+        print(f"{len(failures)} of {len(sources)} notebooks failed:")
+        for line in failures:
+            print(f"  {line}")
+        return 1
+    print(f"all {len(sources)} notebooks executed ({args.profile} profile)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of the ``cpkit`` command."""
+    parser = argparse.ArgumentParser(prog="cpkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    nb = sub.add_parser("notebooks", help="execute the book's notebooks")
+    nb.add_argument("--profile", default="quick", help="quick or full")
+    nb.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    nb.add_argument("--seed", type=int, default=0)
+    nb.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="extra notebook parameter (repeatable)",
+    )
+    nb.add_argument("--only", nargs="+", help="notebook names to run")
+    nb.add_argument("--timeout", type=int, default=3600, help="s per cell")
+    nb.add_argument("--root", default=".", help="repository root")
+    nb.set_defaults(func=run_notebooks)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one-line errors and exit 2 for bad input."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        print(f"cpkit: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

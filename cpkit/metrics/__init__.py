@@ -1,0 +1,1 @@
+"""Measurements of trained models: RSV and, later, accuracy and information."""

@@ -1,0 +1,167 @@
+"""Named configurations of each chapter: ``quick`` (CPU) and ``full``.
+
+A notebook asks for its chapter's profile by name and may override a few
+fields from its papermill parameters; every value is validated here, so a
+bad parameter fails with one line that names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from cpkit.config import check_choice, check_float, check_int, check_window
+from cpkit.errors import ConfigError
+
+PROFILES = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class SensorDroppingProfile:
+    """Fig. 2: deep vs shallow linear nets with a sensor dropped."""
+
+    a0: float = 1e-4  # initial strength of every task mode (paper: 1e-4)
+    lr: float = 0.01  # learning rate = gradient-flow time per step
+    steps: int = 1000  # gradient steps (paper's x axis: 0-1000)
+    hidden: int = 16  # hidden units of the deep network
+    dropped_sensor: int = 3  # sensor removed, 1-based (paper: sensor 3)
+    task: int = 5  # task row plotted, 1-based (paper: task 5)
+    a0_values: tuple[float, ...] = (1e-6, 1e-4, 1e-2)  # slider of a0
+
+    def __post_init__(self) -> None:
+        check_float("a0", self.a0, minimum=0.0, strict=True)
+        check_float("lr", self.lr, minimum=0.0, strict=True)
+        check_int("steps", self.steps, minimum=1)
+        check_int("hidden", self.hidden, minimum=5)
+        if not 1 <= check_int("dropped_sensor", self.dropped_sensor) <= 8:
+            raise ConfigError(
+                f"dropped_sensor = {self.dropped_sensor} is not in 1..8"
+            )
+        if not 1 <= check_int("task", self.task) <= 5:
+            raise ConfigError(f"task = {self.task} is not in 1..5")
+        for v in self.a0_values:
+            check_float("a0_values", v, minimum=0.0, strict=True)
+
+
+@dataclass(frozen=True)
+class PathwayProfile:
+    """Pathway competition in two-pathway deep linear networks."""
+
+    singular_values: tuple[float, ...] = (3.0, 2.0, 1.0)  # GD-vs-ODE task
+    sigma: float = 1.0  # singular value of the one-mode sweeps
+    depth: int = 4  # layers per pathway in the single-depth figures
+    init_scale: float = 1e-3  # initial pathway singular value K
+    total_time: float = 60.0  # training budget, gradient-flow time
+    dt: float = 0.02  # learning rate (= ODE step)
+    gd_dt: float = 0.01  # learning rate of the real GD runs
+    deficit_onset: float = 0.0  # early gate on pathway b (time)
+    deficit_length: float = 10.0  # gate length (time)
+    n_onsets: int = 21  # onsets of the sliding window, 0 .. T - length
+    depths: tuple[int, ...] = (1, 2, 3, 4, 6, 8)  # depth sweep
+    init_scales: tuple[float, ...] = (1e-4, 1e-3, 1e-2)  # init sweep
+    deficit_lengths: tuple[float, ...] = (2.5, 5.0, 10.0, 20.0)
+    noise: float = 1.0  # noise variance of each sensor (noisy task)
+    n_traces: int = 40  # random initialisations in a phase portrait
+    trace_spread: float = 1.0  # log-normal spread of those inits
+    record_every: int = 10  # steps between recorded points
+
+    def __post_init__(self) -> None:
+        for v in self.singular_values:
+            check_float("singular_values", v, minimum=0.0, strict=True)
+        check_float("sigma", self.sigma, minimum=0.0, strict=True)
+        check_int("depth", self.depth, minimum=1)
+        check_float("init_scale", self.init_scale, minimum=0.0, strict=True)
+        check_float("total_time", self.total_time, minimum=0.0, strict=True)
+        check_float("dt", self.dt, minimum=0.0, strict=True)
+        check_float("gd_dt", self.gd_dt, minimum=0.0, strict=True)
+        check_window(
+            self.deficit_onset,
+            self.deficit_length,
+            self.total_time,
+            "time units",
+        )
+        check_int("n_onsets", self.n_onsets, minimum=2)
+        for d in self.depths:
+            check_int("depths", d, minimum=1)
+        for s in self.init_scales:
+            check_float("init_scales", s, minimum=0.0, strict=True)
+        for length in self.deficit_lengths:
+            check_window(0.0, length, self.total_time, "time units")
+        check_float("noise", self.noise, minimum=0.0, strict=True)
+        check_int("n_traces", self.n_traces, minimum=1)
+        check_float("trace_spread", self.trace_spread, minimum=0.0)
+        check_int("record_every", self.record_every, minimum=1)
+
+    @property
+    def late_onset(self) -> float:
+        """Late window onset: 2/3 of the budget, or as late as fits."""
+        return min(
+            2 * self.total_time / 3, self.total_time - self.deficit_length
+        )
+
+    @property
+    def onsets(self) -> tuple[float, ...]:
+        """Sliding-window onsets, evenly from 0 to T - deficit_length."""
+        last = self.total_time - self.deficit_length
+        step = last / (self.n_onsets - 1)
+        return tuple(step * i for i in range(self.n_onsets))
+
+
+@dataclass(frozen=True)
+class RSVProfile:
+    """Fig. 3: RSV of Beta-mixed units, and its sampled estimates."""
+
+    n_units: int = 20_000  # units per histogram (paper: 20,000)
+    mc_units: int = 200  # units checked by Monte Carlo
+    mc_conditions: int = 200  # values of the fixed source per unit
+    mc_samples: int = 400  # draws of the free source per condition
+    grid_size: int = 100  # conditioning pairs of the grid estimator
+
+    def __post_init__(self) -> None:
+        check_int("n_units", self.n_units, minimum=2)
+        check_int("mc_units", self.mc_units, minimum=1)
+        check_int("mc_conditions", self.mc_conditions, minimum=2)
+        check_int("mc_samples", self.mc_samples, minimum=2)
+        check_int("grid_size", self.grid_size, minimum=2)
+
+
+_REGISTRY: dict[str, dict[str, object]] = {
+    "sensor_dropping": {
+        "quick": SensorDroppingProfile(),
+        "full": SensorDroppingProfile(lr=0.001, steps=10_000),
+    },
+    "pathways": {
+        "quick": PathwayProfile(),
+        "full": PathwayProfile(
+            dt=0.005,
+            gd_dt=0.002,
+            n_onsets=51,
+            depths=(1, 2, 3, 4, 5, 6, 8, 10, 13),
+            init_scales=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1),
+            deficit_lengths=(1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0),
+            n_traces=100,
+            record_every=20,
+        ),
+    },
+    "rsv": {
+        "quick": RSVProfile(),
+        "full": RSVProfile(
+            mc_units=1000, mc_conditions=400, mc_samples=1000, grid_size=200
+        ),
+    },
+}
+
+
+def get_profile(chapter: str, profile: str, **overrides: object):
+    """The chapter's named profile, with non-None ``overrides`` applied."""
+    check_choice("chapter", chapter, tuple(_REGISTRY))
+    check_choice("profile", profile, PROFILES)
+    base = _REGISTRY[chapter][profile]
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    fields = {f.name for f in dataclasses.fields(base)}
+    for name in changes:
+        if name not in fields:
+            raise ConfigError(
+                f"{name} is not a parameter of the {chapter} chapter"
+            )
+    return dataclasses.replace(base, **changes)
