@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -68,13 +69,25 @@ def execute(
 ) -> tuple[float, str | None]:
     """Execute one notebook; return (seconds, None) or (seconds, error)."""
     import jupytext
+
+    with tempfile.TemporaryDirectory(prefix="cpkit-nb-") as staging:
+        converted = Path(staging) / (source.stem + ".ipynb")
+        jupytext.write(jupytext.read(source), converted)
+        return _execute_converted(
+            converted, source, output, parameters, timeout
+        )
+
+
+def _execute_converted(
+    converted: Path,
+    source: Path,
+    output: Path,
+    parameters: dict,
+    timeout: int,
+) -> tuple[float, str | None]:
+    """Run papermill on an .ipynb converted from ``source``."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
-
-    staging = source.parent.parent / "_build" / "jupytext"
-    staging.mkdir(parents=True, exist_ok=True)
-    converted = staging / (source.stem + ".ipynb")
-    jupytext.write(jupytext.read(source), converted)
 
     # refuse parameters that the notebook does not declare
     declared = papermill.inspect_notebook(str(converted))
@@ -138,9 +151,16 @@ def run_notebooks(args: argparse.Namespace) -> int:
                 f"notebooks: {', '.join(s.stem for s in sources)}"
             )
         sources = [s for s in sources if s.stem in wanted]
+    out_dir = Path(args.output_dir).resolve() if args.output_dir else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
     failures, times = [], {}
     for source in sources:
-        output = source.with_suffix(".ipynb")
+        output = (
+            out_dir / (source.stem + ".ipynb")
+            if out_dir is not None
+            else source.with_suffix(".ipynb")
+        )
         rel = source.relative_to(root)
         print(f"running {rel} ({args.profile}, {args.device})", flush=True)
         seconds, error = execute(source, output, parameters, args.timeout)
@@ -150,7 +170,11 @@ def run_notebooks(args: argparse.Namespace) -> int:
             print(f"  FAILED after {seconds:.0f} s: {error}", flush=True)
         else:
             print(f"  ok in {seconds:.0f} s", flush=True)
-    record = root / "_build" / f"notebook-times-{args.profile}.json"
+    record = (
+        Path(args.times)
+        if args.times
+        else root / "_build" / f"notebook-times-{args.profile}.json"
+    )
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(times, indent=1) + "\n")
     if failures:
@@ -181,6 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     nb.add_argument("--only", nargs="+", help="notebook names to run")
     nb.add_argument("--timeout", type=int, default=3600, help="s per cell")
     nb.add_argument("--root", default=".", help="repository root")
+    nb.add_argument(
+        "--output-dir",
+        help="where executed notebooks go (default: beside their sources, "
+        "where the book build reads them)",
+    )
+    nb.add_argument(
+        "--times",
+        help="JSON file for run times (default: "
+        "_build/notebook-times-PROFILE.json)",
+    )
     nb.set_defaults(func=run_notebooks)
     return parser
 

@@ -1,0 +1,169 @@
+"""Profiles, parameter validation and the notebook batch command."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cpkit import ConfigError
+from cpkit.cli import main, toc_notebooks
+from cpkit.config import resolve_device
+from cpkit.profiles import get_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_profiles_exist_for_every_chapter():
+    for chapter in ("sensor_dropping", "pathways", "rsv"):
+        quick = get_profile(chapter, "quick")
+        full = get_profile(chapter, "full")
+        assert quick != full
+
+
+@pytest.mark.parametrize(
+    ("profile", "overrides", "message"),
+    [
+        ("fast", {}, "profile = 'fast' is not one of: quick, full"),
+        ("quick", {"depth": 0}, "depth = 0 must be >= 1"),
+        ("quick", {"deficit_onset": -5.0}, "deficit_onset = -5"),
+        ("quick", {"deficit_onset": 55.0}, "ends after the run's 60"),
+        ("quick", {"init_scale": -1e-3}, "init_scale"),
+        ("quick", {"depht": 3}, "depht is not a parameter"),
+        ("quick", {"depth": 2.5}, "depth = 2.5 must be an integer"),
+    ],
+)
+def test_bad_parameters_give_one_line(profile, overrides, message):
+    with pytest.raises(ConfigError) as err:
+        get_profile("pathways", profile, **overrides)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_override_changes_dependent_grids():
+    cfg = get_profile("pathways", "quick", deficit_length=25.0)
+    assert cfg.onsets[-1] == pytest.approx(35.0)
+    assert cfg.late_onset + cfg.deficit_length <= cfg.total_time
+
+
+def test_device_validation():
+    assert resolve_device("cpu").type == "cpu"
+    with pytest.raises(ConfigError, match="device = 'tpu'"):
+        resolve_device("tpu")
+
+
+def test_toc_lists_existing_notebooks():
+    names = [p.stem for p in toc_notebooks(ROOT)]
+    assert names == [
+        "sensor_dropping",
+        "pathway_competition",
+        "relative_source_variance",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--profile", "fast"], "profile = 'fast'"),
+        (["--device", "gpu"], "device = 'gpu'"),
+        (["--seed", "-1"], "seed = -1"),
+        (["--only", "nonesuch"], "--only nonesuch: not in _toc.yml"),
+    ],
+)
+def test_cli_refuses_bad_input_in_one_line(argv, message, capsys, tmp_path):
+    code = main(
+        ["notebooks", "--root", str(ROOT), "--output-dir", str(tmp_path)]
+        + argv
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err
+    assert len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.notebook
+def test_unknown_notebook_parameter_is_refused(capsys, tmp_path):
+    code = main(
+        [
+            "notebooks",
+            "--root",
+            str(ROOT),
+            "--output-dir",
+            str(tmp_path),
+            "--times",
+            str(tmp_path / "t.json"),
+            "--only",
+            "relative_source_variance",
+            "-p",
+            "depth",
+            "3",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "unknown parameter(s) depth" in out
+
+
+@pytest.mark.notebook
+def test_failing_cell_is_named(capsys, tmp_path):
+    code = main(
+        [
+            "notebooks",
+            "--root",
+            str(ROOT),
+            "--output-dir",
+            str(tmp_path),
+            "--times",
+            str(tmp_path / "t.json"),
+            "--only",
+            "pathway_competition",
+            "-p",
+            "depth",
+            "0",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "notebooks/pathway_competition.py: cell" in out
+    assert "ConfigError: depth = 0 must be >= 1" in out
+
+
+@pytest.mark.notebook
+def test_chapters_execute_in_quick_profile(tmp_path):
+    # every chapter runs through papermill, with its parameters injected
+    times = tmp_path / "times.json"
+    code = main(
+        [
+            "notebooks",
+            "--root",
+            str(ROOT),
+            "--output-dir",
+            str(tmp_path),
+            "--times",
+            str(times),
+            "--profile",
+            "quick",
+            "--device",
+            "cpu",
+        ]
+    )
+    assert code == 0
+    recorded = json.loads(times.read_text())
+    assert len(recorded) == 3
+    for path in tmp_path.glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        injected = [
+            c
+            for c in nb.cells
+            if "injected-parameters" in c.metadata.get("tags", [])
+        ]
+        assert injected and 'device = "cpu"' in injected[0].source
+        errors = [
+            o
+            for c in nb.cells
+            if c.cell_type == "code"
+            for o in c.get("outputs", [])
+            if o.output_type == "error"
+        ]
+        assert errors == []
