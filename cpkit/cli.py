@@ -203,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra notebook parameter (repeatable)",
     )
     nb.add_argument("--only", nargs="+", help="notebook names to run")
-    nb.add_argument("--timeout", type=int, default=3600, help="s per cell")
+    nb.add_argument(
+        "--timeout", type=int, default=1200, help="seconds per cell"
+    )
     nb.add_argument("--root", default=".", help="repository root")
     nb.add_argument(
         "--output-dir",

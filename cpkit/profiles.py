@@ -125,6 +125,38 @@ class RSVProfile:
         check_int("grid_size", self.grid_size, minimum=2)
 
 
+@dataclass(frozen=True)
+class CompletionProfile:
+    """Matrix completion with a deficit task (follow-up, its 5.2)."""
+
+    n: int = 40  # matrices are n x n (follow-up: 100)
+    rank_deficit: int = 4  # rank of the deficit task (follow-up: 10)
+    rank_task: int = 2  # rank of the measured task (follow-up: 5)
+    n_observed: int = 480  # observed entries (follow-up: 2000 of 10^4)
+    depths: tuple[int, ...] = (1, 2, 3)  # factorisation depths
+    init_scale: float = 1e-3  # ||W||_F / sqrt(n) at init
+    lr: float = 0.8  # learning rate (follow-up: 0.2 with 2000 entries)
+    post_steps: int = 4000  # iterations on the task after the deficit
+    deficit_steps: tuple[int, ...] = (0, 500, 1000, 2000, 4000)
+    record_every: int = 100  # iterations between recorded errors
+
+    def __post_init__(self) -> None:
+        check_int("n", self.n, minimum=2)
+        check_int("rank_deficit", self.rank_deficit, minimum=1)
+        check_int("rank_task", self.rank_task, minimum=1)
+        check_int("n_observed", self.n_observed, minimum=1)
+        for d in self.depths:
+            check_int("depths", d, minimum=1)
+        check_float("init_scale", self.init_scale, minimum=0.0, strict=True)
+        check_float("lr", self.lr, minimum=0.0, strict=True)
+        check_int("post_steps", self.post_steps, minimum=1)
+        for steps in self.deficit_steps:
+            check_int("deficit_steps", steps, minimum=0)
+        if 0 not in self.deficit_steps:
+            raise ConfigError("deficit_steps must include 0 (the baseline)")
+        check_int("record_every", self.record_every, minimum=1)
+
+
 _REGISTRY: dict[str, dict[str, object]] = {
     "sensor_dropping": {
         "quick": SensorDroppingProfile(),
@@ -141,6 +173,19 @@ _REGISTRY: dict[str, dict[str, object]] = {
             deficit_lengths=(1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0),
             n_traces=100,
             record_every=20,
+        ),
+    },
+    "matrix_completion": {
+        "quick": CompletionProfile(),
+        "full": CompletionProfile(
+            n=100,
+            rank_deficit=10,
+            rank_task=5,
+            n_observed=2000,
+            lr=0.2,
+            post_steps=30_000,
+            deficit_steps=(0, 1000, 5000, 10_000, 20_000, 40_000),
+            record_every=500,
         ),
     },
     "rsv": {

@@ -58,6 +58,7 @@ from myst_nb import glue
 from plotly.subplots import make_subplots
 
 from cpkit.config import resolve_device, seed_everything
+from cpkit.explorers import text_explorer
 from cpkit.figures import PATHWAY_COLORS, provenance, show, slider_figure
 from cpkit.profiles import get_profile
 from cpkit.theory import pathways as pw
@@ -617,10 +618,6 @@ display(Markdown("\n".join(rows)))
 def explore(depth: int, log10_init: float, onset: float, length: float):
     """Final split (shared input) and loss gap (noisy) for one gate."""
     scale = 10.0**log10_init
-    if onset + length > cfg.total_time:
-        print(f"the gate [{onset:g}, {onset + length:g}) ends after the "
-              f"budget {cfg.total_time:g}: shorten it")
-        return
     run = pw.PathwayRun(
         depth=depth, init_scale=scale, total_time=cfg.total_time,
         dt=cfg.dt, deficit_onset=onset, deficit_length=length,
@@ -635,30 +632,38 @@ def explore(depth: int, log10_init: float, onset: float, length: float):
     _, k_base = pw.simulate_ode(noisy, base, record_every=100)
     loss_gap = float(noisy.loss(k_def[-1]) - noisy.loss(k_base[-1]))
     bar = "#" * int(round(40 * share)) + "." * int(round(40 * (1 - share)))
-    print(f"depth {depth}, K0 = {scale:.0e}, gate on b "
-          f"{window_text(onset, length)}, budget {cfg.total_time:g}")
-    print(f"shared input: final share of b = {share:.3f}  b[{bar}]a")
-    print(f"noisy sensors: loss gap at the end = {loss_gap:.4f} "
-          f"(never using b costs {single_gap:.4f})")
+    return (
+        f"depth {depth}, K0 = {scale:.0e}, gate on b "
+        f"{window_text(onset, length)}, budget {cfg.total_time:g}\n"
+        f"shared input: final share of b = {share:.3f}  b[{bar}]a\n"
+        f"noisy sensors: loss gap at the end = {loss_gap:.4f} "
+        f"(never using b costs {single_gap:.4f})"
+    )
 
 
-widgets.interact(
-    explore,
-    depth=widgets.IntSlider(value=cfg.depth, min=1, max=10,
-                            continuous_update=False),
-    log10_init=widgets.FloatSlider(
-        value=float(np.log10(cfg.init_scale)), min=-5, max=-1, step=0.5,
-        description="log10 K0", continuous_update=False,
-    ),
-    onset=widgets.FloatSlider(
-        value=cfg.deficit_onset, min=0, max=cfg.total_time, step=2.5,
-        description="onset", continuous_update=False,
-    ),
-    length=widgets.FloatSlider(
-        value=cfg.deficit_length, min=0, max=cfg.total_time / 2, step=2.5,
-        description="length", continuous_update=False,
-    ),
-);
+display(
+    text_explorer(
+        explore,
+        {
+            "depth": widgets.IntSlider(
+                value=cfg.depth, min=1, max=10, description="depth",
+                continuous_update=False,
+            ),
+            "log10_init": widgets.FloatSlider(
+                value=float(np.log10(cfg.init_scale)), min=-5, max=-1,
+                step=0.5, description="log10 K0", continuous_update=False,
+            ),
+            "onset": widgets.FloatSlider(
+                value=cfg.deficit_onset, min=0, max=cfg.total_time,
+                step=2.5, description="onset", continuous_update=False,
+            ),
+            "length": widgets.FloatSlider(
+                value=cfg.deficit_length, min=0, max=cfg.total_time / 2,
+                step=2.5, description="length", continuous_update=False,
+            ),
+        },
+    )
+)
 
 # %% [markdown]
 # ## What this shows

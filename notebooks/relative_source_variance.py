@@ -58,6 +58,7 @@ from myst_nb import glue
 from plotly.subplots import make_subplots
 
 from cpkit.config import resolve_device, seed_everything
+from cpkit.explorers import text_explorer
 from cpkit.figures import provenance, show, slider_figure
 from cpkit.metrics.rsv import (
     histogram,
@@ -357,27 +358,38 @@ show(fig)
 # shows its saved state).
 
 # %%
-def explore(alpha: float, beta: float, noise_b: float) -> None:
+def explore(alpha: float, beta: float, noise_b: float) -> str:
     """Summary of the correct RSV histogram for one Beta model."""
     w = rsv_model.beta_mixing_weights(alpha, beta, cfg.n_units, seed=seed)
     rsv = rsv_model.beta_model_rsv(w, var_b=noise_b)
-    fractions, _ = histogram(rsv, edges)
-    print(f"α = {alpha:g}, β = {beta:g}, noise variance of b = {noise_b:g}")
-    print(describe(rsv))
-    print(f"fraction of units with |RSV| < 0.2: {np.mean(abs(rsv) < 0.2):.3f}")
-    print(f"fraction with |RSV| > 0.8: {np.mean(abs(rsv) > 0.8):.3f}")
+    return (
+        f"α = {alpha:g}, β = {beta:g}, noise variance of b = {noise_b:g}\n"
+        f"{describe(rsv)}\n"
+        f"fraction of units with |RSV| < 0.2: "
+        f"{np.mean(abs(rsv) < 0.2):.3f}\n"
+        f"fraction with |RSV| > 0.8: {np.mean(abs(rsv) > 0.8):.3f}"
+    )
 
 
-widgets.interact(
-    explore,
-    alpha=widgets.FloatLogSlider(value=20, base=10, min=0, max=2,
-                                 continuous_update=False),
-    beta=widgets.FloatLogSlider(value=20, base=10, min=0, max=2,
-                                continuous_update=False),
-    noise_b=widgets.FloatLogSlider(value=1, base=10, min=-2, max=1,
-                                   description="noise b",
-                                   continuous_update=False),
-);
+display(
+    text_explorer(
+        explore,
+        {
+            "alpha": widgets.FloatLogSlider(
+                value=20, base=10, min=0, max=2, description="α",
+                continuous_update=False,
+            ),
+            "beta": widgets.FloatLogSlider(
+                value=20, base=10, min=0, max=2, description="β",
+                continuous_update=False,
+            ),
+            "noise_b": widgets.FloatLogSlider(
+                value=1, base=10, min=-2, max=1, description="noise b",
+                continuous_update=False,
+            ),
+        },
+    )
+)
 
 # %% [markdown]
 # ## What this shows

@@ -39,6 +39,7 @@ seed = 0  # seed of the random initialisations
 # %%
 import time
 
+import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 from IPython.display import Markdown, display
@@ -46,6 +47,7 @@ from myst_nb import glue
 from plotly.subplots import make_subplots
 
 from cpkit.config import resolve_device, seed_everything
+from cpkit.explorers import text_explorer
 from cpkit.figures import provenance, show, slider_figure
 from cpkit.profiles import get_profile
 from cpkit.reference import FIG2_CROSSING_STEP
@@ -348,15 +350,12 @@ show(fig)
 # state it was saved with).
 
 # %%
-import ipywidgets as widgets
-
-
-def crossing_report(log10_a0: float, dropped: int) -> None:
-    """Print when each sensor's weight to task 5 reaches half its target."""
+def crossing_report(log10_a0: float, dropped: int) -> str:
+    """When each sensor's weight to the task is half-way to its target."""
     a0 = 10.0**log10_a0
     sigma = saxe.drop_sensors(sigma_full, [dropped])
     long_t = np.linspace(0, 40, 4001)
-    print(f"a0 = {a0:.1e}, sensor {dropped} dropped")
+    lines = [f"a0 = {a0:.1e}, sensor {dropped} dropped, task {cfg.task}"]
     for arch in ("deep", "shallow"):
         w_all = saxe.closed_form_weights(sigma_full, long_t, a0, arch)
         w_drop = saxe.closed_form_weights(sigma, long_t, a0, arch)
@@ -370,27 +369,28 @@ def crossing_report(log10_a0: float, dropped: int) -> None:
             t_drop = saxe.first_crossing(
                 long_t, w_drop[:, row, j] / final_drop, 0.5
             )
-            print(
+            lines.append(
                 f"  {arch:7s} sensor {j + 1}: half-way at t = {t_all:5.2f} "
                 f"with all sensors, {t_drop:5.2f} without sensor {dropped}"
             )
+    return "\n".join(lines)
 
 
-widgets.interact(
-    crossing_report,
-    log10_a0=widgets.FloatSlider(
-        value=float(np.log10(cfg.a0)),
-        min=-8,
-        max=-1,
-        step=0.5,
-        description="log10 a0",
-        continuous_update=False,
-    ),
-    dropped=widgets.Dropdown(
-        options=list(range(1, 9)), value=cfg.dropped_sensor,
-        description="drop sensor",
-    ),
-);
+display(
+    text_explorer(
+        crossing_report,
+        {
+            "log10_a0": widgets.FloatSlider(
+                value=float(np.log10(cfg.a0)), min=-8, max=-1, step=0.5,
+                description="log10 a0", continuous_update=False,
+            ),
+            "dropped": widgets.Dropdown(
+                options=list(range(1, 9)), value=cfg.dropped_sensor,
+                description="drop sensor",
+            ),
+        },
+    )
+)
 
 # %% [markdown]
 # ## What this shows

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_profiles_exist_for_every_chapter():
-    for chapter in ("sensor_dropping", "pathways", "rsv"):
+    for chapter in ("sensor_dropping", "pathways", "matrix_completion", "rsv"):
         quick = get_profile(chapter, "quick")
         full = get_profile(chapter, "full")
         assert quick != full
@@ -57,6 +57,7 @@ def test_toc_lists_existing_notebooks():
     assert names == [
         "sensor_dropping",
         "pathway_competition",
+        "matrix_completion",
         "relative_source_variance",
     ]
 
@@ -150,7 +151,7 @@ def test_chapters_execute_in_quick_profile(tmp_path):
     )
     assert code == 0
     recorded = json.loads(times.read_text())
-    assert len(recorded) == 3
+    assert len(recorded) == 4
     for path in tmp_path.glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         injected = [
@@ -167,3 +168,22 @@ def test_chapters_execute_in_quick_profile(tmp_path):
             if o.output_type == "error"
         ]
         assert errors == []
+
+
+def test_text_explorer_recomputes_and_reports_errors():
+    import ipywidgets as widgets
+
+    from cpkit.explorers import text_explorer
+
+    def report(depth: int) -> str:
+        get_profile("pathways", "quick", depth=depth)
+        return f"depth is {depth}"
+
+    slider = widgets.IntSlider(value=2, min=0, max=5)
+    box = text_explorer(report, {"depth": slider})
+    shown = box.children[-1]
+    assert "depth is 2" in shown.value
+    slider.value = 4
+    assert "depth is 4" in shown.value
+    slider.value = 0
+    assert "error: depth = 0 must be &gt;= 1" in shown.value
