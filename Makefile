@@ -15,7 +15,7 @@ NPM_PACKAGES := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 \
 	mathjax@3.2.2
 
 .PHONY: help setup assets data notebooks html book test lint format \
-	lock clean
+	lock clean browser-test
 
 help:
 	@echo "make book   set up, execute notebooks ($(PROFILE)), build HTML"
@@ -93,6 +93,19 @@ html: setup assets
 book: setup assets data
 	$(MAKE) notebooks
 	$(MAKE) html
+
+# --- the built book in a real browser (Debian chromium, offline) -------
+browser-test:
+	@test -f _build/html/index.html || { echo "browser-test: no built \
+	book in _build/html: run 'make book' first"; exit 1; }
+	@if ! [ -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get \
+	    install -y -qq chromium >/dev/null || exit 1; \
+	  else echo "browser-test: needs /usr/bin/chromium: run 'sudo \
+	apt-get install chromium'"; exit 1; fi; fi
+	cd tests/browser && npm ci --silent --no-audit --no-fund
+	node tests/browser/check_book.mjs _build/html
 
 # --- tests and style -----------------------------------------------------
 test: setup

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import textwrap
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -132,6 +133,26 @@ def slider_figure(
     return fig
 
 
-def provenance(text: str) -> str:
-    """Small grey annotation line for the bottom of a figure."""
-    return f"<span style='font-size:11px;color:#666'>{text}</span>"
+def provenance(fig: go.Figure, text: str, width: int = 110) -> go.Figure:
+    """State what was run to make ``fig`` in a grey line under its title.
+
+    Kept above the plot, where it cannot collide with sliders, legends or
+    axis titles; long text wraps at ``width`` characters.
+    """
+    lines = textwrap.wrap(text, width) or [""]
+    subtitle = "<br>".join(lines)
+    title = fig.layout.title.text or ""
+    top = 70 + 16 * len(lines) + (24 if title else 0)
+    fig.update_layout(
+        title={
+            "text": title,
+            "subtitle": {
+                "text": subtitle,
+                "font": {"size": 11, "color": "#666"},
+            },
+            "x": 0.0,
+            "xanchor": "left",
+        },
+        margin={"t": top},
+    )
+    return fig

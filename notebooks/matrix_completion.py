@@ -96,7 +96,7 @@ total_seconds = sum(seconds.values())
 # length $T$: the task's final mean squared error minus that of the run
 # without a deficit ($T = 0$).
 
-# %%
+# %% tags=["hide-input"]
 steps = np.array(cfg.deficit_steps)
 base_index = list(cfg.deficit_steps).index(0)
 fig = go.Figure()
@@ -110,19 +110,14 @@ fig.update_layout(
     xaxis_title="deficit length T (iterations on the rank-r1 task)",
     yaxis_title="excess test error on the task",
     height=420,
-    annotations=[
-        {
-            "text": provenance(
-                f"profile {profile}; n = {cfg.n}, ranks {cfg.rank_deficit} "
-                f"→ {cfg.rank_task}, {cfg.n_observed} observed; lr "
-                f"{cfg.lr:g}; {cfg.post_steps} iterations after the "
-                f"deficit; seed {seed}; {total_seconds:.0f} s on "
-                f"{torch_device}"
-            ),
-            "xref": "paper", "yref": "paper", "x": 0, "y": -0.25,
-            "showarrow": False,
-        }
-    ],
+)
+provenance(
+    fig,
+    f"profile {profile}; n = {cfg.n}, ranks {cfg.rank_deficit} "
+    f"→ {cfg.rank_task}, {cfg.n_observed} observed; lr "
+    f"{cfg.lr:g}; {cfg.post_steps} iterations after the "
+    f"deficit; seed {seed}; {total_seconds:.0f} s on "
+    f"{torch_device}"
 )
 show(fig)
 rows = ["| depth D | error, no deficit | error, longest deficit | "
@@ -158,7 +153,7 @@ display(Markdown(
 # step per depth, show when the runs switch tasks and how far each one
 # gets back.
 
-# %%
+# %% tags=["hide-input"]
 def curve_traces(depth: float) -> list[go.Scatter]:
     """Task-2 error over iterations, one trace per deficit length."""
     out = sweeps[int(depth)]

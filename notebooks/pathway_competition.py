@@ -144,7 +144,7 @@ print(f"gradient descent: {gd_run.steps} steps in {gd_seconds:.1f} s on "
       f"{torch_device}; max |K_GD - K_ODE| = {gd_err:.3f}; largest "
       f"off-diagonal entry of Omega = {leak.max():.1e}")
 
-# %%
+# %% tags=["hide-input"]
 fig = make_subplots(
     rows=1,
     cols=task3.n_modes,
@@ -197,21 +197,12 @@ fig.update_layout(
         f"Depth {cfg.depth}, pathway b gated during "
         f"{window_text(cfg.deficit_onset, cfg.deficit_length)} (grey)"
     ),
-    annotations=list(fig.layout.annotations)
-    + [
-        {
-            "text": provenance(
-                f"profile {profile}; init K = {cfg.init_scale:g}; ODE RK4 "
-                f"dt = {cfg.dt:g}; GD lr = {cfg.gd_dt:g}, {gd_run.steps} "
-                f"steps, {gd_seconds:.1f} s on {torch_device}; seed {seed}"
-            ),
-            "xref": "paper",
-            "yref": "paper",
-            "x": 0,
-            "y": -0.22,
-            "showarrow": False,
-        }
-    ],
+)
+provenance(
+    fig,
+    f"profile {profile}; init K = {cfg.init_scale:g}; ODE RK4 "
+    f"dt = {cfg.dt:g}; GD lr = {cfg.gd_dt:g}, {gd_run.steps} "
+    f"steps, {gd_seconds:.1f} s on {torch_device}; seed {seed}"
 )
 show(fig)
 
@@ -237,7 +228,7 @@ show(fig)
 # trajectory to the $K_a$ axis; a late one, after learning is over,
 # changes nothing.
 
-# %%
+# %% tags=["hide-input"]
 glue("sigma", cfg.sigma, display=False)
 glue("n_traces", cfg.n_traces, display=False)
 task1 = pw.shared_input_task((cfg.sigma,))
@@ -314,13 +305,11 @@ fig = slider_figure(
         "title": "Phase portraits, one mode",
     },
 )
-fig.add_annotation(
-    text=provenance(
-        f"profile {profile}; {cfg.n_traces} inits, K0 = {cfg.init_scale:g} "
-        f"× lognormal({cfg.trace_spread:g}); ODE dt = {cfg.dt:g}; "
-        f"{portrait_seconds:.1f} s"
-    ),
-    xref="paper", yref="paper", x=0, y=-0.32, showarrow=False,
+provenance(
+    fig,
+    f"profile {profile}; {cfg.n_traces} inits, K0 = {cfg.init_scale:g} "
+    f"× lognormal({cfg.trace_spread:g}); ODE dt = {cfg.dt:g}; "
+    f"{portrait_seconds:.1f} s"
 )
 show(fig)
 
@@ -334,7 +323,7 @@ show(fig)
 # with half of $\sigma$. The slider moves the window; the figure shows the
 # learning curves for depth {glue:text}`chosen_depth:d`.
 
-# %%
+# %% tags=["hide-input"]
 glue("window_len", cfg.deficit_length, display=False)
 glue("chosen_depth", cfg.depth, display=False)
 onsets = np.array(cfg.onsets)
@@ -386,7 +375,7 @@ show(fig)
 # The final share of pathway b, $K_b / (K_a + K_b)$, against the onset, for
 # every depth. A value of 0.5 means the gate left no trace.
 
-# %%
+# %% tags=["hide-input"]
 fig = go.Figure()
 for d in cfg.depths:
     fig.add_trace(
@@ -403,18 +392,13 @@ fig.update_layout(
     yaxis_range=[0, 0.55],
     height=420,
     title=f"Sliding gate of length {cfg.deficit_length:g}",
-    annotations=[
-        {
-            "text": provenance(
-                f"profile {profile}; one mode σ = {cfg.sigma:g}; K0 = "
-                f"{cfg.init_scale:g}; budget {cfg.total_time:g}; "
-                f"{len(onsets)} onsets × {len(cfg.depths)} depths in "
-                f"{sweep_seconds:.1f} s"
-            ),
-            "xref": "paper", "yref": "paper", "x": 0, "y": -0.25,
-            "showarrow": False,
-        }
-    ],
+)
+provenance(
+    fig,
+    f"profile {profile}; one mode σ = {cfg.sigma:g}; K0 = "
+    f"{cfg.init_scale:g}; budget {cfg.total_time:g}; "
+    f"{len(onsets)} onsets × {len(cfg.depths)} depths in "
+    f"{sweep_seconds:.1f} s"
 )
 show(fig)
 last_early = {}
@@ -467,7 +451,7 @@ display(Markdown("\n".join(table)))
 # $L_{\text{deficit}}(T) - L_{\text{no deficit}}(T)$ at the end of the
 # budget $T$ = {glue:text}`budget:g` for gates $[0, \ell)$.
 
-# %%
+# %% tags=["hide-input"]
 glue("budget", cfg.total_time, display=False)
 sigma_s, noise = 1.0, cfg.noise
 noisy = pw.noisy_sources_task((sigma_s,), noise, noise)
@@ -529,13 +513,11 @@ fig.add_hline(
     y=single_gap, line_dash="dot",
     annotation_text="pathway b never learns (single-sensor optimum)",
 )
-fig.add_annotation(
-    text=provenance(
-        f"profile {profile}; σ_s² = {sigma_s:g}, σ_n² = {noise:g} each; "
-        f"budget {cfg.total_time:g}; ODE dt = {cfg.dt:g}; "
-        f"{noisy_seconds:.1f} s"
-    ),
-    xref="paper", yref="paper", x=0, y=-0.25, showarrow=False,
+provenance(
+    fig,
+    f"profile {profile}; σ_s² = {sigma_s:g}, σ_n² = {noise:g} each; "
+    f"budget {cfg.total_time:g}; ODE dt = {cfg.dt:g}; "
+    f"{noisy_seconds:.1f} s"
 )
 show(fig)
 
@@ -630,7 +612,8 @@ def explore(depth: int, log10_init: float, onset: float, length: float):
     share = float(pw.final_split(k[-1], task1)[0])
     _, k_def = pw.simulate_ode(noisy, run, record_every=100)
     _, k_base = pw.simulate_ode(noisy, base, record_every=100)
-    loss_gap = float(noisy.loss(k_def[-1]) - noisy.loss(k_base[-1]))
+    loss_gap = round(float(noisy.loss(k_def[-1]) - noisy.loss(k_base[-1])), 4)
+    loss_gap += 0.0  # no "-0.0000" for a difference below rounding
     bar = "#" * int(round(40 * share)) + "." * int(round(40 * (1 - share)))
     return (
         f"depth {depth}, K0 = {scale:.0e}, gate on b "

@@ -106,7 +106,7 @@ print(cfg)
 # histogram sits at −1, as the correct one does in our convention.
 # ```
 
-# %%
+# %% tags=["hide-input"]
 panels = [
     ("α=1, β=10, one half", 1.0, 10.0, False),
     ("α=20, β=20", 20.0, 20.0, True),
@@ -127,8 +127,14 @@ for title, alpha, beta, mirrored in panels:
         )
 beta_seconds = time.perf_counter() - start
 
-fig = make_subplots(rows=1, cols=4, subplot_titles=[p[0] for p in panels])
-for col, (title, *_rest) in enumerate(panels, start=1):
+fig = make_subplots(
+    rows=2,
+    cols=2,
+    subplot_titles=[p[0] for p in panels],
+    vertical_spacing=0.16,
+)
+for i, (title, *_rest) in enumerate(panels):
+    row, col = divmod(i, 2)
     for published, colour in ((False, "#1f77b4"), (True, "#ff7f0e")):
         counts, _ = np.histogram(results[title, published], bins=edges)
         fig.add_trace(
@@ -137,23 +143,25 @@ for col, (title, *_rest) in enumerate(panels, start=1):
                 y=counts,
                 marker_color=colour,
                 name="as published" if published else "correct",
-                showlegend=col == 1,
+                showlegend=i == 0,
                 visible=not published,
             ),
-            row=1,
-            col=col,
+            row=row + 1,
+            col=col + 1,
         )
 n_traces = 2 * len(panels)
 fig.update_layout(
-    height=360,
+    height=660,
     bargap=0.05,
+    margin={"b": 110},
     updatemenus=[
         {
             "type": "buttons",
             "direction": "right",
             "x": 0.0,
-            "y": 1.28,
+            "y": -0.1,
             "xanchor": "left",
+            "yanchor": "top",
             "buttons": [
                 {
                     "label": "correct (cpkit sign)",
@@ -170,20 +178,14 @@ fig.update_layout(
             ],
         }
     ],
-    annotations=list(fig.layout.annotations)
-    + [
-        {
-            "text": provenance(
-                f"profile {profile}; {cfg.n_units} units per panel; seed "
-                f"{seed}; {beta_seconds:.2f} s"
-            ),
-            "xref": "paper", "yref": "paper", "x": 0, "y": -0.25,
-            "showarrow": False,
-        }
-    ],
 )
 fig.update_xaxes(title_text="RSV", range=[-1.15, 1.15])
-fig.update_yaxes(title_text="number of units", col=1)
+fig.update_yaxes(title_text="units", col=1)
+provenance(
+    fig,
+    f"profile {profile}; {cfg.n_units} units per panel; seed "
+    f"{seed}; {beta_seconds:.2f} s"
+)
 show(fig)
 
 # %% [markdown]
@@ -261,7 +263,7 @@ glue("mc_err", mc_err, display=False)
 # differ, and the figure shows by how much: the grid estimate follows the
 # interventional closed form, not the conditional one.
 
-# %%
+# %% tags=["hide-input"]
 gen = np.random.default_rng(seed)
 x0 = gen.standard_normal(cfg.grid_size)
 x_a = x0 + gen.standard_normal(cfg.grid_size)
@@ -292,17 +294,12 @@ fig.update_layout(
     xaxis_title="weight w on sensor a",
     yaxis_title="RSV (+1 = sensor a only)",
     height=440,
-    annotations=[
-        {
-            "text": provenance(
-                f"profile {profile}; Monte Carlo {cfg.mc_conditions} "
-                f"conditions × {cfg.mc_samples} draws ({mc_seconds:.1f} s); "
-                f"grid {cfg.grid_size} × {cfg.grid_size} samples; seed {seed}"
-            ),
-            "xref": "paper", "yref": "paper", "x": 0, "y": -0.22,
-            "showarrow": False,
-        }
-    ],
+)
+provenance(
+    fig,
+    f"profile {profile}; Monte Carlo {cfg.mc_conditions} "
+    f"conditions × {cfg.mc_samples} draws ({mc_seconds:.1f} s); "
+    f"grid {cfg.grid_size} × {cfg.grid_size} samples; seed {seed}"
 )
 show(fig)
 
@@ -325,7 +322,7 @@ show(fig)
 # the edges, the units go from integrating both sensors to listening to
 # one.
 
-# %%
+# %% tags=["hide-input"]
 glue("grid_n", cfg.grid_size, display=False)
 alphas = [1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0]
 

@@ -67,7 +67,7 @@ print(f"gradient descent on {torch_device}")
 # feeds tasks 1 and 5 strongly. Dropping it means that it reads zero, so
 # its column of $\Sigma^{yx}$ becomes zero.
 
-# %%
+# %% tags=["hide-input"]
 sigma_full = saxe.FIG2_SIGMA_YX
 sigma_drop = saxe.drop_sensors(sigma_full, [cfg.dropped_sensor])
 sensors = [f"sensor {j + 1}" for j in range(sigma_full.shape[1])]
@@ -167,7 +167,7 @@ print(f"largest |W_GD - W_closed form| over all entries and times: "
 # with all sensors, dashed with sensor 3 dropped, markers from gradient
 # descent. The grey line (sensor 8) is the one to follow.
 
-# %%
+# %% tags=["hide-input"]
 palette = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
     "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -215,27 +215,24 @@ for col, arch in enumerate(("deep", "shallow"), start=1):
                 row=1,
                 col=col,
             )
-fig.update_xaxes(title_text="training time t = steps × learning rate")
+fig.update_xaxes(title_text="time t (steps × learning rate)")
 fig.update_yaxes(title_text=f"weight W(t)[task {cfg.task}, sensor j]",
                  col=1)
 fig.update_layout(
-    height=480,
-    legend={"title": "lines: closed form; markers: GD"},
-    annotations=list(fig.layout.annotations)
-    + [
-        {
-            "text": provenance(
-                f"profile {profile}; a0 = {cfg.a0:g}; lr = {cfg.lr:g}, "
-                f"{cfg.steps} steps; hidden = {cfg.hidden}; seed {seed}; "
-                f"GD {gd_seconds:.1f} s on {torch_device}"
-            ),
-            "xref": "paper",
-            "yref": "paper",
-            "x": 0,
-            "y": -0.2,
-            "showarrow": False,
-        }
-    ],
+    height=620,
+    legend={
+        "title": "solid: all sensors; dashed: sensor "
+        f"{cfg.dropped_sensor} dropped; markers: gradient descent",
+        "orientation": "h",
+        "yanchor": "top",
+        "y": -0.18,
+    },
+)
+provenance(
+    fig,
+    f"profile {profile}; a0 = {cfg.a0:g}; lr = {cfg.lr:g}, "
+    f"{cfg.steps} steps; hidden = {cfg.hidden}; seed {seed}; "
+    f"GD {gd_seconds:.1f} s on {torch_device}"
 )
 show(fig)
 
@@ -270,8 +267,9 @@ for arch, label, paper, cf, gd in rows:
     paper_text = "–" if paper is None else f"{paper}"
     lines.append(f"| {arch} | {label} | {paper_text} | {cf:.0f} | {gd:.0f} |")
 display(Markdown("\n".join(lines)))
-delay_deep = rows[1][3] - rows[0][3]
-delay_shallow = rows[3][3] - rows[2][3]
+# rounded, and + 0.0 so that a tiny negative difference prints as 0
+delay_deep = round(rows[1][3] - rows[0][3]) + 0.0
+delay_shallow = round(rows[3][3] - rows[2][3]) + 0.0
 glue("delay_deep", delay_deep, display=False)
 glue("delay_shallow", delay_shallow, display=False)
 
@@ -304,7 +302,7 @@ glue("delay_shallow", delay_shallow, display=False)
 # delay caused by losing the fast mode. The slider steps through
 # precomputed initial scales $a_0$ (it works in the static book).
 
-# %%
+# %% tags=["hide-input"]
 def grey_traces(a0: float) -> list[go.Scatter]:
     """Sensor 8 -> task 5 weight, deep and shallow, with and without."""
     traces = []
