@@ -112,12 +112,12 @@ test: setup
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff format --check cpkit tests
-	$(BIN)/ruff check cpkit tests
+	$(BIN)/ruff format --check cpkit tests notebooks
+	$(BIN)/ruff check cpkit tests notebooks
 
 format: setup
-	$(BIN)/ruff format cpkit tests
-	$(BIN)/ruff check --fix cpkit tests
+	$(BIN)/ruff format cpkit tests notebooks
+	$(BIN)/ruff check --fix cpkit tests notebooks
 
 lock:
 	rm -rf .cache/lock-venv

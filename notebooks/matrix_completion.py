@@ -64,8 +64,9 @@ print(cfg)
 # run gets {glue:text}`post:d` iterations on the task.
 
 # %%
-glue("deficit_list", ", ".join(str(s) for s in cfg.deficit_steps),
-     display=False)
+glue(
+    "deficit_list", ", ".join(str(s) for s in cfg.deficit_steps), display=False
+)
 glue("n_obs", cfg.n_observed, display=False)
 glue("n_entries", cfg.n * cfg.n, display=False)
 glue("init", cfg.init_scale, display=False)
@@ -84,7 +85,10 @@ for depth in cfg.depths:
     )
     start = time.perf_counter()
     sweeps[depth] = critical_period_sweep(
-        run, list(cfg.deficit_steps), seed=seed, device=torch_device,
+        run,
+        list(cfg.deficit_steps),
+        seed=seed,
+        device=torch_device,
         record_every=cfg.record_every,
     )
     seconds[depth] = time.perf_counter() - start
@@ -103,8 +107,12 @@ fig = go.Figure()
 for depth in cfg.depths:
     err = sweeps[depth]["test_error"]
     fig.add_trace(
-        go.Scatter(x=steps, y=err - err[base_index], mode="lines+markers",
-                   name=f"D = {depth}")
+        go.Scatter(
+            x=steps,
+            y=err - err[base_index],
+            mode="lines+markers",
+            name=f"D = {depth}",
+        )
     )
 fig.update_layout(
     xaxis_title="deficit length T (iterations on the rank-r1 task)",
@@ -117,11 +125,14 @@ provenance(
     f"→ {cfg.rank_task}, {cfg.n_observed} observed; lr "
     f"{cfg.lr:g}; {cfg.post_steps} iterations after the "
     f"deficit; seed {seed}; {total_seconds:.0f} s on "
-    f"{torch_device}"
+    f"{torch_device}",
 )
 show(fig)
-rows = ["| depth D | error, no deficit | error, longest deficit | "
-        "fit of the observed entries (longest) |", "|---|---|---|---|"]
+rows = [
+    "| depth D | error, no deficit | error, longest deficit | "
+    "fit of the observed entries (longest) |",
+    "|---|---|---|---|",
+]
 for depth in cfg.depths:
     out = sweeps[depth]
     rows.append(
@@ -142,9 +153,9 @@ verdict = (
     else f"it is largest at D = {ranked[0]}, so at this size and budget "
     "we do not see the follow-up's ordering (larger with depth)"
 )
-display(Markdown(
-    f"Excess error after the longest deficit: {summary}; {verdict}."
-))
+display(
+    Markdown(f"Excess error after the longest deficit: {summary}; {verdict}.")
+)
 
 # %% [markdown]
 # The last column checks that every run fits the observed entries of the
@@ -153,13 +164,15 @@ display(Markdown(
 # step per depth, show when the runs switch tasks and how far each one
 # gets back.
 
+
 # %% tags=["hide-input"]
 def curve_traces(depth: float) -> list[go.Scatter]:
     """Task-2 error over iterations, one trace per deficit length."""
     out = sweeps[int(depth)]
     return [
-        go.Scatter(x=out["steps"], y=out["curve"][:, k],
-                   name=f"T = {t}", mode="lines")
+        go.Scatter(
+            x=out["steps"], y=out["curve"][:, k], name=f"T = {t}", mode="lines"
+        )
         for k, t in enumerate(cfg.deficit_steps)
     ]
 

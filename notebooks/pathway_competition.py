@@ -140,9 +140,11 @@ gd_err = float(np.abs(k_gd - k_ode_at_gd).max())
 glue("gd_err", gd_err, display=False)
 glue("gd_leak", float(leak.max()), display=False)
 glue("gd_seconds", gd_seconds, display=False)
-print(f"gradient descent: {gd_run.steps} steps in {gd_seconds:.1f} s on "
-      f"{torch_device}; max |K_GD - K_ODE| = {gd_err:.3f}; largest "
-      f"off-diagonal entry of Omega = {leak.max():.1e}")
+print(
+    f"gradient descent: {gd_run.steps} steps in {gd_seconds:.1f} s on "
+    f"{torch_device}; max |K_GD - K_ODE| = {gd_err:.3f}; largest "
+    f"off-diagonal entry of Omega = {leak.max():.1e}"
+)
 
 # %% tags=["hide-input"]
 fig = make_subplots(
@@ -202,7 +204,7 @@ provenance(
     fig,
     f"profile {profile}; init K = {cfg.init_scale:g}; ODE RK4 "
     f"dt = {cfg.dt:g}; GD lr = {cfg.gd_dt:g}, {gd_run.steps} "
-    f"steps, {gd_seconds:.1f} s on {torch_device}; seed {seed}"
+    f"steps, {gd_seconds:.1f} s on {torch_device}; seed {seed}",
 )
 show(fig)
 
@@ -252,7 +254,10 @@ for d in cfg.depths:
     for name, (onset, length) in conditions.items():
         windows = np.tile([onset, length], (cfg.n_traces, 1))
         _, k = pw.simulate_ode(
-            task1, run_for(d), k0=k_init, windows=windows,
+            task1,
+            run_for(d),
+            k0=k_init,
+            windows=windows,
             record_every=3 * cfg.record_every,
         )
         portraits[d, name] = k[:, :, 0, :]  # (time, trace, pathway)
@@ -271,13 +276,18 @@ def portrait_traces(d: float) -> list[go.Scatter]:
             ys += list(k[:, i, 1]) + [None]
         traces.append(
             go.Scatter(
-                x=xs, y=ys, mode="lines", name=name,
+                x=xs,
+                y=ys,
+                mode="lines",
+                name=name,
                 line={"color": colour, "width": 1},
             )
         )
     traces.append(
         go.Scatter(
-            x=[0, cfg.sigma], y=[cfg.sigma, 0], mode="lines",
+            x=[0, cfg.sigma],
+            y=[cfg.sigma, 0],
+            mode="lines",
             name="K_a + K_b = σ",
             line={"color": "black", "dash": "dot"},
         )
@@ -289,9 +299,7 @@ fig = slider_figure(
     list(cfg.depths),
     portrait_traces,
     label="depth D",
-    active=list(cfg.depths).index(cfg.depth)
-    if cfg.depth in cfg.depths
-    else 0,
+    active=list(cfg.depths).index(cfg.depth) if cfg.depth in cfg.depths else 0,
     fmt="{:d}",
     layout={
         "xaxis": {"title": "K_a", "range": [0, 1.05 * cfg.sigma]},
@@ -309,7 +317,7 @@ provenance(
     fig,
     f"profile {profile}; {cfg.n_traces} inits, K0 = {cfg.init_scale:g} "
     f"× lognormal({cfg.trace_spread:g}); ODE dt = {cfg.dt:g}; "
-    f"{portrait_seconds:.1f} s"
+    f"{portrait_seconds:.1f} s",
 )
 show(fig)
 
@@ -344,14 +352,18 @@ def onset_traces(onset: float) -> list[go.Scatter]:
     k = sweep[cfg.depth][:, i, :]
     end = onset + cfg.deficit_length
     return [
-        go.Scatter(x=t_sw, y=k[:, 0], name="K_a",
-                   line={"color": PATHWAY_COLORS["a"]}),
-        go.Scatter(x=t_sw, y=k[:, 1], name="K_b",
-                   line={"color": PATHWAY_COLORS["b"]}),
+        go.Scatter(
+            x=t_sw, y=k[:, 0], name="K_a", line={"color": PATHWAY_COLORS["a"]}
+        ),
+        go.Scatter(
+            x=t_sw, y=k[:, 1], name="K_b", line={"color": PATHWAY_COLORS["b"]}
+        ),
         go.Scatter(
             x=[onset, onset, end, end, onset],
             y=[0, cfg.sigma, cfg.sigma, 0, 0],
-            fill="toself", mode="none", fillcolor="rgba(128,128,128,0.2)",
+            fill="toself",
+            mode="none",
+            fillcolor="rgba(128,128,128,0.2)",
             name="gate on b",
         ),
     ]
@@ -398,7 +410,7 @@ provenance(
     f"profile {profile}; one mode σ = {cfg.sigma:g}; K0 = "
     f"{cfg.init_scale:g}; budget {cfg.total_time:g}; "
     f"{len(onsets)} onsets × {len(cfg.depths)} depths in "
-    f"{sweep_seconds:.1f} s"
+    f"{sweep_seconds:.1f} s",
 )
 show(fig)
 last_early = {}
@@ -406,8 +418,10 @@ for d in cfg.depths:
     split = pw.final_split(sweep[d][-1], task1)
     hurt = onsets[split < 0.45]
     last_early[d] = float(hurt.max()) if len(hurt) else float("nan")
-table = ["| depth D | latest onset that leaves b < 45 % | share of b, onset 0 |",
-         "|---|---|---|"]
+table = [
+    "| depth D | latest onset that leaves b < 45 % | share of b, onset 0 |",
+    "|---|---|---|",
+]
 for d in cfg.depths:
     share0 = pw.final_split(sweep[d][-1], task1)[0]
     table.append(f"| {d} | {last_early[d]:.3g} | {share0:.3f} |")
@@ -460,22 +474,28 @@ glue("residual", residual, display=False)
 lengths = np.array((0.0,) + tuple(cfg.deficit_lengths))
 noisy_windows = np.stack([np.zeros_like(lengths), lengths], 1)
 start = time.perf_counter()
-gap = {}
+gap, stuck = {}, {}  # stuck: not even the no-deficit run learned in time
 n_len = len(lengths)
 scales = np.repeat(np.array(cfg.init_scales), n_len)  # one run per pair
 k0_all = np.stack([scales, scales], axis=-1)[:, None, :]
 windows_all = np.tile(noisy_windows, (len(cfg.init_scales), 1))
 for d in cfg.depths:
     _, k = pw.simulate_ode(
-        noisy, run_for(d), k0=k0_all, windows=windows_all,
+        noisy,
+        run_for(d),
+        k0=k0_all,
+        windows=windows_all,
         record_every=10 * cfg.record_every,
     )
     losses = noisy.loss(k[-1]).reshape(len(cfg.init_scales), n_len)
     for i, scale in enumerate(cfg.init_scales):
         gap[scale, d] = losses[i] - losses[i, 0]
+        stuck[scale, d] = losses[i, 0] > 0.5 * (
+            noisy.loss(np.zeros((1, 2))) + noisy.optimal_loss()
+        )
 noisy_seconds = time.perf_counter() - start
-single_gap = 0.5 * sigma_s * (
-    noise / (sigma_s + noise) - noise / (2 * sigma_s + noise)
+single_gap = (
+    0.5 * sigma_s * (noise / (sigma_s + noise) - noise / (2 * sigma_s + noise))
 )
 glue("single_gap", single_gap, display=False)
 
@@ -484,7 +504,9 @@ def gap_traces(scale: float) -> list[go.Scatter]:
     """Loss gap against gate length, one line per depth."""
     return [
         go.Scatter(
-            x=lengths, y=gap[scale, d], mode="lines+markers",
+            x=lengths,
+            y=gap[scale, d],
+            mode="lines+markers",
             name=f"D = {d}",
         )
         for d in cfg.depths
@@ -510,24 +532,59 @@ fig = slider_figure(
     },
 )
 fig.add_hline(
-    y=single_gap, line_dash="dot",
+    y=single_gap,
+    line_dash="dot",
     annotation_text="pathway b never learns (single-sensor optimum)",
 )
 provenance(
     fig,
     f"profile {profile}; σ_s² = {sigma_s:g}, σ_n² = {noise:g} each; "
     f"budget {cfg.total_time:g}; ODE dt = {cfg.dt:g}; "
-    f"{noisy_seconds:.1f} s"
+    f"{noisy_seconds:.1f} s",
 )
 show(fig)
 
 # %% [markdown]
 # The dotted line, {glue:text}`single_gap:.4f`, is the cost of never
-# using pathway b. Shallow and two-layer pathways recover within the budget
-# from every gate we tried; deep ones with small initial weights stay on
-# their plateau, and the gap climbs to that line once the gate is long
-# enough for pathway a to fit the target first. Larger initial weights
-# shorten the plateau. The table compares the measured escape of pathway b
+# using pathway b. Which settings kept a gap at the end of the budget:
+
+# %%
+lines = []
+for scale in cfg.init_scales:
+    hurt = [
+        f"D = {d} ({gap[scale, d][-1]:.3f})"
+        for d in cfg.depths
+        if not stuck[scale, d] and gap[scale, d][-1] > 0.1 * single_gap
+    ]
+    recovered = [
+        str(d)
+        for d in cfg.depths
+        if not stuck[scale, d] and gap[scale, d][-1] <= 0.1 * single_gap
+    ]
+    never = [str(d) for d in cfg.depths if stuck[scale, d]]
+    text = f"- K0 = {scale:.0e}: "
+    text += (
+        "gap above 10 % of that line after the longest gate for "
+        + ", ".join(hurt)
+        if hurt
+        else "no depth kept such a gap"
+    )
+    if recovered:
+        text += f"; recovered: D = {', '.join(recovered)}"
+    if never:
+        text += (
+            f"; D = {', '.join(never)}: even without a deficit the net did "
+            "not leave its plateau within the budget (no gap to measure)"
+        )
+    lines.append(text + ".")
+display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# Shallow and two-layer pathways recover within the budget; deeper ones
+# with small initial weights are still on their plateau when the budget
+# ends once the gate is long enough for pathway a to fit the target first.
+# Larger initial weights shorten the plateau. The table compares the
+# measured escape of pathway b
 # after the longest gate (time for $K_b$ to reach half its optimal value
 # after the gate ends) with $t_{\text{esc}}$ evaluated at $r$ =
 # {glue:text}`residual:.2f`.
@@ -536,20 +593,27 @@ show(fig)
 k_opt = np.linalg.solve(noisy.cov_in[0], noisy.cov_out[0])[1]
 longest = float(lengths[-1])
 k_single = sigma_s / (sigma_s + noise)  # pathway a alone, optimal
-rows = ["| D | K0 | t_esc (formula) | measured: K_b reaches half of "
-        "optimum after the gate | a had fit the target by the gate's end |",
-        "|---|---|---|---|---|"]
+rows = [
+    "| D | K0 | t_esc (formula) | measured: K_b reaches half of "
+    "optimum after the gate | a had fit the target by the gate's end |",
+    "|---|---|---|---|---|",
+]
 long_run_time = 4 * cfg.total_time
 scale_k0 = np.array(cfg.init_scales)[:, None, None] * np.ones((1, 1, 2))
 for d in (2, 3, 4, 6):
     if d not in cfg.depths:
         continue
     run = pw.PathwayRun(
-        depth=d, init_scale=cfg.init_scale,
-        total_time=long_run_time + longest, dt=cfg.dt,
+        depth=d,
+        init_scale=cfg.init_scale,
+        total_time=long_run_time + longest,
+        dt=cfg.dt,
     )
     t_long, k_long = pw.simulate_ode(
-        noisy, run, k0=scale_k0, record_every=5,
+        noisy,
+        run,
+        k0=scale_k0,
+        record_every=5,
         windows=np.tile([0.0, longest], (len(cfg.init_scales), 1)),
     )
     at_end = int(np.searchsorted(t_long, longest))
@@ -562,8 +626,7 @@ for d in (2, 3, 4, 6):
         fitted = k_long[at_end, i, 0, 0] >= 0.9 * k_single
         note = "yes" if fitted else "no: b sees more than r"
         rows.append(
-            f"| {d} | {scale:.0e} | {formula:.1f} | {measured:.1f} "
-            f"| {note} |"
+            f"| {d} | {scale:.0e} | {formula:.1f} | {measured:.1f} | {note} |"
         )
 display(Markdown("\n".join(rows)))
 
@@ -596,16 +659,23 @@ display(Markdown("\n".join(rows)))
 # second) for the shared-input and the noisy task; the static book shows
 # the saved state.
 
+
 # %%
 def explore(depth: int, log10_init: float, onset: float, length: float):
     """Final split (shared input) and loss gap (noisy) for one gate."""
     scale = 10.0**log10_init
     run = pw.PathwayRun(
-        depth=depth, init_scale=scale, total_time=cfg.total_time,
-        dt=cfg.dt, deficit_onset=onset, deficit_length=length,
+        depth=depth,
+        init_scale=scale,
+        total_time=cfg.total_time,
+        dt=cfg.dt,
+        deficit_onset=onset,
+        deficit_length=length,
     )
     base = pw.PathwayRun(
-        depth=depth, init_scale=scale, total_time=cfg.total_time,
+        depth=depth,
+        init_scale=scale,
+        total_time=cfg.total_time,
         dt=cfg.dt,
     )
     _, k = pw.simulate_ode(task1, run, record_every=100)
@@ -629,20 +699,35 @@ display(
         explore,
         {
             "depth": widgets.IntSlider(
-                value=cfg.depth, min=1, max=10, description="depth",
+                value=cfg.depth,
+                min=1,
+                max=10,
+                description="depth",
                 continuous_update=False,
             ),
             "log10_init": widgets.FloatSlider(
-                value=float(np.log10(cfg.init_scale)), min=-5, max=-1,
-                step=0.5, description="log10 K0", continuous_update=False,
+                value=float(np.log10(cfg.init_scale)),
+                min=-5,
+                max=-1,
+                step=0.5,
+                description="log10 K0",
+                continuous_update=False,
             ),
             "onset": widgets.FloatSlider(
-                value=cfg.deficit_onset, min=0, max=cfg.total_time,
-                step=2.5, description="onset", continuous_update=False,
+                value=cfg.deficit_onset,
+                min=0,
+                max=cfg.total_time,
+                step=2.5,
+                description="onset",
+                continuous_update=False,
             ),
             "length": widgets.FloatSlider(
-                value=cfg.deficit_length, min=0, max=cfg.total_time / 2,
-                step=2.5, description="length", continuous_update=False,
+                value=cfg.deficit_length,
+                min=0,
+                max=cfg.total_time / 2,
+                step=2.5,
+                description="length",
+                continuous_update=False,
             ),
         },
     )
@@ -663,5 +748,7 @@ display(
 # %%
 chapter_seconds = time.perf_counter() - chapter_start
 glue("chapter_seconds", chapter_seconds, display=False)
-print(f"chapter computed in {chapter_seconds:.1f} s ({profile} profile, "
-      f"{torch_device})")
+print(
+    f"chapter computed in {chapter_seconds:.1f} s ({profile} profile, "
+    f"{torch_device})"
+)

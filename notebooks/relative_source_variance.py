@@ -166,14 +166,16 @@ fig.update_layout(
                 {
                     "label": "correct (cpkit sign)",
                     "method": "update",
-                    "args": [{"visible": [i % 2 == 0 for i in range(
-                        n_traces)]}],
+                    "args": [
+                        {"visible": [i % 2 == 0 for i in range(n_traces)]}
+                    ],
                 },
                 {
                     "label": "as published (slip, −Eq. 5)",
                     "method": "update",
-                    "args": [{"visible": [i % 2 == 1 for i in range(
-                        n_traces)]}],
+                    "args": [
+                        {"visible": [i % 2 == 1 for i in range(n_traces)]}
+                    ],
                 },
             ],
         }
@@ -184,7 +186,7 @@ fig.update_yaxes(title_text="units", col=1)
 provenance(
     fig,
     f"profile {profile}; {cfg.n_units} units per panel; seed "
-    f"{seed}; {beta_seconds:.2f} s"
+    f"{seed}; {beta_seconds:.2f} s",
 )
 show(fig)
 
@@ -212,8 +214,10 @@ def describe(values: np.ndarray) -> str:
     )
 
 
-rows = ["| panel | correct (cpkit sign) | as published | paper's figure |",
-        "|---|---|---|---|"]
+rows = [
+    "| panel | correct (cpkit sign) | as published | paper's figure |",
+    "|---|---|---|---|",
+]
 for title, *_rest in panels:
     rows.append(
         f"| {title} | {describe(results[title, False])} | "
@@ -279,17 +283,40 @@ rsv_int = rsv_model.interventional_rsv(w_check)
 grid_err = float(np.abs(rsv_grid_mean - rsv_int).max())
 glue("grid_err", grid_err, display=False)
 fig = go.Figure()
-fig.add_trace(go.Scatter(x=w_check, y=rsv_exact, name="conditional, "
-                         "closed form (Fig. 3)", line={"color": "#1f77b4"}))
-fig.add_trace(go.Scatter(x=w_check, y=rsv_mc, mode="markers",
-                         name="conditional, Monte Carlo",
-                         marker={"color": "#1f77b4", "size": 5}))
-fig.add_trace(go.Scatter(x=w_check, y=rsv_int, name="interventional, "
-                         "closed form", line={"color": "#d62728"}))
-fig.add_trace(go.Scatter(x=w_check, y=rsv_grid_mean, mode="markers",
-                         name="paper's grid estimator (mean over pairs)",
-                         marker={"color": "#d62728", "size": 5,
-                                 "symbol": "x"}))
+fig.add_trace(
+    go.Scatter(
+        x=w_check,
+        y=rsv_exact,
+        name="conditional, closed form (Fig. 3)",
+        line={"color": "#1f77b4"},
+    )
+)
+fig.add_trace(
+    go.Scatter(
+        x=w_check,
+        y=rsv_mc,
+        mode="markers",
+        name="conditional, Monte Carlo",
+        marker={"color": "#1f77b4", "size": 5},
+    )
+)
+fig.add_trace(
+    go.Scatter(
+        x=w_check,
+        y=rsv_int,
+        name="interventional, closed form",
+        line={"color": "#d62728"},
+    )
+)
+fig.add_trace(
+    go.Scatter(
+        x=w_check,
+        y=rsv_grid_mean,
+        mode="markers",
+        name="paper's grid estimator (mean over pairs)",
+        marker={"color": "#d62728", "size": 5, "symbol": "x"},
+    )
+)
 fig.update_layout(
     xaxis_title="weight w on sensor a",
     yaxis_title="RSV (+1 = sensor a only)",
@@ -299,7 +326,7 @@ provenance(
     fig,
     f"profile {profile}; Monte Carlo {cfg.mc_conditions} "
     f"conditions × {cfg.mc_samples} draws ({mc_seconds:.1f} s); "
-    f"grid {cfg.grid_size} × {cfg.grid_size} samples; seed {seed}"
+    f"grid {cfg.grid_size} × {cfg.grid_size} samples; seed {seed}",
 )
 show(fig)
 
@@ -331,8 +358,14 @@ def alpha_traces(alpha: float) -> list[go.Bar]:
     """Correct RSV histogram of the mirrored Beta(alpha, 20) model."""
     w = rsv_model.beta_mixing_weights(alpha, 20.0, cfg.n_units, seed=seed)
     fractions, _ = histogram(rsv_model.beta_model_rsv(w), edges)
-    return [go.Bar(x=centres, y=fractions, marker_color="#1f77b4",
-                   name=f"α = {alpha:g}, β = 20")]
+    return [
+        go.Bar(
+            x=centres,
+            y=fractions,
+            marker_color="#1f77b4",
+            name=f"α = {alpha:g}, β = 20",
+        )
+    ]
 
 
 fig = slider_figure(
@@ -354,6 +387,7 @@ show(fig)
 # for any $\alpha$, $\beta$ and noise level of sensor b (the static book
 # shows its saved state).
 
+
 # %%
 def explore(alpha: float, beta: float, noise_b: float) -> str:
     """Summary of the correct RSV histogram for one Beta model."""
@@ -373,15 +407,27 @@ display(
         explore,
         {
             "alpha": widgets.FloatLogSlider(
-                value=20, base=10, min=0, max=2, description="α",
+                value=20,
+                base=10,
+                min=0,
+                max=2,
+                description="α",
                 continuous_update=False,
             ),
             "beta": widgets.FloatLogSlider(
-                value=20, base=10, min=0, max=2, description="β",
+                value=20,
+                base=10,
+                min=0,
+                max=2,
+                description="β",
                 continuous_update=False,
             ),
             "noise_b": widgets.FloatLogSlider(
-                value=1, base=10, min=-2, max=1, description="noise b",
+                value=1,
+                base=10,
+                min=-2,
+                max=1,
+                description="noise b",
                 continuous_update=False,
             ),
         },

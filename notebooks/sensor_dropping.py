@@ -154,13 +154,12 @@ for arch in ("deep", "shallow"):
         seconds[arch, label] = time.perf_counter() - start
 gd_seconds = sum(seconds.values())
 glue("gd_seconds", float(gd_seconds), display=False)
-worst = max(
-    np.abs(trained[key] - curves[key]).max() for key in curves
-)
+worst = max(np.abs(trained[key] - curves[key]).max() for key in curves)
 glue("gd_max_error", float(worst), display=False)
 print(f"4 gradient-descent runs: {gd_seconds:.1f} s on {torch_device}")
-print(f"largest |W_GD - W_closed form| over all entries and times: "
-      f"{worst:.3f}")
+print(
+    f"largest |W_GD - W_closed form| over all entries and times: {worst:.3f}"
+)
 
 # %% [markdown]
 # The figure shows the row of task 5: one colour per sensor, solid lines
@@ -169,8 +168,14 @@ print(f"largest |W_GD - W_closed form| over all entries and times: "
 
 # %% tags=["hide-input"]
 palette = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
-    "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
 ]
 row = cfg.task - 1
 drop_label = f"sensor {cfg.dropped_sensor} dropped"
@@ -216,8 +221,7 @@ for col, arch in enumerate(("deep", "shallow"), start=1):
                 col=col,
             )
 fig.update_xaxes(title_text="time t (steps × learning rate)")
-fig.update_yaxes(title_text=f"weight W(t)[task {cfg.task}, sensor j]",
-                 col=1)
+fig.update_yaxes(title_text=f"weight W(t)[task {cfg.task}, sensor j]", col=1)
 fig.update_layout(
     height=620,
     legend={
@@ -232,7 +236,7 @@ provenance(
     fig,
     f"profile {profile}; a0 = {cfg.a0:g}; lr = {cfg.lr:g}, "
     f"{cfg.steps} steps; hidden = {cfg.hidden}; seed {seed}; "
-    f"GD {gd_seconds:.1f} s on {torch_device}"
+    f"GD {gd_seconds:.1f} s on {torch_device}",
 )
 show(fig)
 
@@ -253,11 +257,17 @@ for arch in ("deep", "shallow"):
             t_grid, trained[arch, label][:, row, 7], 0.5
         )
         paper_key = (arch, label.replace(str(cfg.dropped_sensor), "3"))
-        paper = FIG2_CROSSING_STEP.get(paper_key) if cfg.dropped_sensor == 3 \
-            and cfg.a0 == 1e-4 and cfg.task == 5 else None
+        paper = (
+            FIG2_CROSSING_STEP.get(paper_key)
+            if cfg.dropped_sensor == 3 and cfg.a0 == 1e-4 and cfg.task == 5
+            else None
+        )
         rows.append((arch, label, paper, 100 * t_cf, 100 * t_gd))
-        glue(f"cross_{arch}_{'all' if label == 'all sensors' else 'drop'}",
-             100 * t_cf, display=False)
+        glue(
+            f"cross_{arch}_{'all' if label == 'all sensors' else 'drop'}",
+            100 * t_cf,
+            display=False,
+        )
 lines = [
     "| network | sensors | paper's formula (step) | closed form (100 t) "
     "| gradient descent (100 t) |",
@@ -302,6 +312,7 @@ glue("delay_shallow", delay_shallow, display=False)
 # delay caused by losing the fast mode. The slider steps through
 # precomputed initial scales $a_0$ (it works in the static book).
 
+
 # %% tags=["hide-input"]
 def grey_traces(a0: float) -> list[go.Scatter]:
     """Sensor 8 -> task 5 weight, deep and shallow, with and without."""
@@ -328,9 +339,7 @@ fig = slider_figure(
     list(cfg.a0_values),
     grey_traces,
     label="initial mode strength a0",
-    active=list(cfg.a0_values).index(cfg.a0)
-    if cfg.a0 in cfg.a0_values
-    else 0,
+    active=list(cfg.a0_values).index(cfg.a0) if cfg.a0 in cfg.a0_values else 0,
     layout={
         "title": f"Weight sensor 8 → task {cfg.task} (closed form)",
         "xaxis": {"title": "training time t", "range": [0, t_grid[-1]]},
@@ -346,6 +355,7 @@ show(fig)
 # In a running Jupyter kernel this explorer recomputes the closed form for
 # any initial strength and dropped sensor (in the static book it shows the
 # state it was saved with).
+
 
 # %%
 def crossing_report(log10_a0: float, dropped: int) -> str:
@@ -379,11 +389,16 @@ display(
         crossing_report,
         {
             "log10_a0": widgets.FloatSlider(
-                value=float(np.log10(cfg.a0)), min=-8, max=-1, step=0.5,
-                description="log10 a0", continuous_update=False,
+                value=float(np.log10(cfg.a0)),
+                min=-8,
+                max=-1,
+                step=0.5,
+                description="log10 a0",
+                continuous_update=False,
             ),
             "dropped": widgets.Dropdown(
-                options=list(range(1, 9)), value=cfg.dropped_sensor,
+                options=list(range(1, 9)),
+                value=cfg.dropped_sensor,
                 description="drop sensor",
             ),
         },
