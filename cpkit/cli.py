@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from cpkit.config import DEVICES, check_choice, check_int
+from cpkit.config import DEVICES, check_choice, check_int, resolve_device
 from cpkit.errors import ConfigError
 from cpkit.profiles import PROFILES
 
@@ -131,6 +131,7 @@ def run_notebooks(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve()
     check_choice("profile", args.profile, PROFILES)
     check_choice("device", args.device, DEVICES)
+    resolve_device(args.device)  # a missing GPU is one line, not N fails
     check_int("seed", args.seed, minimum=0)
     extra = {}
     for name, value in args.param or []:

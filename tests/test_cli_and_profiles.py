@@ -67,6 +67,7 @@ def test_toc_lists_existing_notebooks():
     [
         (["--profile", "fast"], "profile = 'fast'"),
         (["--device", "gpu"], "device = 'gpu'"),
+        (["--device", "cuda"], "device = 'cuda' but torch sees no CUDA GPU"),
         (["--seed", "-1"], "seed = -1"),
         (["--only", "nonesuch"], "--only nonesuch: not in _toc.yml"),
     ],
