@@ -189,6 +189,11 @@ fig = slider_figure(
         "height": 440,
     },
 )
+provenance(
+    fig,
+    f"profile {profile}; n = {cfg.n}; lr {cfg.lr:g}; one batched run per T "
+    f"and depth; seed {seed}; {total_seconds:.0f} s on {torch_device}",
+)
 show(fig)
 
 # %% [markdown]

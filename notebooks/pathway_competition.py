@@ -381,6 +381,12 @@ fig = slider_figure(
         "title": f"Depth {cfg.depth}: learning curves as the window moves",
     },
 )
+provenance(
+    fig,
+    f"profile {profile}; depth {cfg.depth}; one mode σ = {cfg.sigma:g}; K0 "
+    f"= {cfg.init_scale:g}; ODE dt = {cfg.dt:g}; {len(onsets)} onsets "
+    f"precomputed in {sweep_seconds:.1f} s (with all depths)",
+)
 show(fig)
 
 # %% [markdown]

@@ -380,6 +380,11 @@ fig = slider_figure(
         "bargap": 0.05,
     },
 )
+provenance(
+    fig,
+    f"profile {profile}; correct closed form; {cfg.n_units} units per "
+    f"histogram; β = 20; seed {seed}",
+)
 show(fig)
 
 # %% [markdown]

@@ -347,6 +347,11 @@ fig = slider_figure(
         "height": 460,
     },
 )
+a0_text = ", ".join(f"{v:g}" for v in cfg.a0_values)
+provenance(
+    fig,
+    f"closed form (no training); a0 in {a0_text}; t up to {t_grid[-1]:g}",
+)
 show(fig)
 
 # %% [markdown]
