@@ -133,6 +133,9 @@ def run_notebooks(args: argparse.Namespace) -> int:
     check_choice("device", args.device, DEVICES)
     resolve_device(args.device)  # a missing GPU is one line, not N fails
     check_int("seed", args.seed, minimum=0)
+    if args.timeout is None:
+        args.timeout = 1200 if args.profile == "quick" else 86_400
+    check_int("--timeout", args.timeout, minimum=1)
     extra = {}
     for name, value in args.param or []:
         extra[name] = parse_value(value)
@@ -205,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     nb.add_argument("--only", nargs="+", help="notebook names to run")
     nb.add_argument(
-        "--timeout", type=int, default=1200, help="seconds per cell"
+        "--timeout",
+        type=int,
+        default=None,
+        help="seconds per cell (default: 1200 quick, 86400 full)",
     )
     nb.add_argument("--root", default=".", help="repository root")
     nb.add_argument(
