@@ -14,6 +14,22 @@ from cpkit.profiles import get_profile
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_batch(tmp_path: Path, *args: str) -> int:
+    """``cpkit notebooks`` on this repo, writing only under tmp_path."""
+    return main(
+        [
+            "notebooks",
+            "--root",
+            str(ROOT),
+            "--output-dir",
+            str(tmp_path),
+            "--times",
+            str(tmp_path / "times.json"),
+            *args,
+        ]
+    )
+
+
 def test_profiles_exist_for_every_chapter():
     for chapter in ("sensor_dropping", "pathways", "matrix_completion", "rsv"):
         quick = get_profile(chapter, "quick")
@@ -73,10 +89,7 @@ def test_toc_lists_existing_notebooks():
     ],
 )
 def test_cli_refuses_bad_input_in_one_line(argv, message, capsys, tmp_path):
-    code = main(
-        ["notebooks", "--root", str(ROOT), "--output-dir", str(tmp_path)]
-        + argv
-    )
+    code = run_batch(tmp_path, *argv)
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert message in err
@@ -86,21 +99,8 @@ def test_cli_refuses_bad_input_in_one_line(argv, message, capsys, tmp_path):
 
 @pytest.mark.notebook
 def test_unknown_notebook_parameter_is_refused(capsys, tmp_path):
-    code = main(
-        [
-            "notebooks",
-            "--root",
-            str(ROOT),
-            "--output-dir",
-            str(tmp_path),
-            "--times",
-            str(tmp_path / "t.json"),
-            "--only",
-            "relative_source_variance",
-            "-p",
-            "depth",
-            "3",
-        ]
+    code = run_batch(
+        tmp_path, "--only", "relative_source_variance", "-p", "depth", "3"
     )
     out = capsys.readouterr().out
     assert code == 1
@@ -109,21 +109,8 @@ def test_unknown_notebook_parameter_is_refused(capsys, tmp_path):
 
 @pytest.mark.notebook
 def test_failing_cell_is_named(capsys, tmp_path):
-    code = main(
-        [
-            "notebooks",
-            "--root",
-            str(ROOT),
-            "--output-dir",
-            str(tmp_path),
-            "--times",
-            str(tmp_path / "t.json"),
-            "--only",
-            "pathway_competition",
-            "-p",
-            "depth",
-            "0",
-        ]
+    code = run_batch(
+        tmp_path, "--only", "pathway_competition", "-p", "depth", "0"
     )
     out = capsys.readouterr().out
     assert code == 1
@@ -134,23 +121,9 @@ def test_failing_cell_is_named(capsys, tmp_path):
 @pytest.mark.notebook
 def test_chapters_execute_in_quick_profile(tmp_path):
     # every chapter runs through papermill, with its parameters injected
-    times = tmp_path / "times.json"
-    code = main(
-        [
-            "notebooks",
-            "--root",
-            str(ROOT),
-            "--output-dir",
-            str(tmp_path),
-            "--times",
-            str(times),
-            "--profile",
-            "quick",
-            "--device",
-            "cpu",
-        ]
-    )
+    code = run_batch(tmp_path, "--profile", "quick", "--device", "cpu")
     assert code == 0
+    times = tmp_path / "times.json"
     recorded = json.loads(times.read_text())
     assert len(recorded) == 4
     for path in tmp_path.glob("*.ipynb"):
