@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
 import tempfile
 import time
@@ -30,7 +31,9 @@ def toc_notebooks(root: Path) -> list[Path]:
     """Jupytext sources (notebooks/*.py) listed in the book's _toc.yml."""
     toc_path = root / "_toc.yml"
     if not toc_path.is_file():
-        raise ConfigError(f"no _toc.yml in {root}: run from the repo root")
+        raise ConfigError(
+            f"no _toc.yml in {root}: run from the repo root or pass --root"
+        )
     toc = yaml.safe_load(toc_path.read_text())
     files: list[str] = []
 
@@ -85,7 +88,12 @@ def _execute_converted(
     parameters: dict,
     timeout: int,
 ) -> tuple[float, str | None]:
-    """Run papermill on an .ipynb converted from ``source``."""
+    """Run papermill on an .ipynb converted from ``source``.
+
+    The notebook executes into a temporary file that replaces ``output``
+    only on success, so a failed run never overwrites a good one; a failed
+    notebook is kept as ``<output stem>.failed.ipynb`` for inspection.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -97,11 +105,14 @@ def _execute_converted(
             f"unknown parameter(s) {', '.join(unknown)}; this notebook "
             f"takes: {', '.join(declared)}"
         )
+    partial = converted.with_name(converted.stem + ".executed.ipynb")
+    failed = output.with_name(output.stem + ".failed.ipynb")
     start = time.perf_counter()
+    error = None
     try:
         papermill.execute_notebook(
             str(converted),
-            str(output),
+            str(partial),
             parameters=parameters,
             cwd=str(source.parent),
             kernel_name="python3",
@@ -109,42 +120,64 @@ def _execute_converted(
             execution_timeout=timeout,
         )
     except PapermillExecutionError as err:
-        seconds = time.perf_counter() - start
         line = (err.evalue or "").strip().splitlines()
         detail = line[-1] if line else ""
-        return seconds, (
+        error = (
             f"cell {err.cell_index} (execution count {err.exec_count}): "
             f"{err.ename}: {detail}"
         )
     except Exception as err:  # kernel death, timeout: report, go on
-        seconds = time.perf_counter() - start
-        message = str(err).strip().splitlines()
-        return (
-            seconds,
-            f"{type(err).__name__}: {message[-1] if message else ''}",
-        )
-    return time.perf_counter() - start, None
+        message = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        error = f"{type(err).__name__}: {message[0] if message else ''}"
+    seconds = time.perf_counter() - start
+    if error is None:
+        shutil.move(str(partial), str(output))
+        failed.unlink(missing_ok=True)
+        return seconds, None
+    if partial.exists():
+        shutil.move(str(partial), str(failed))
+        error += f" (executed cells kept in {failed.name})"
+    return seconds, error
+
+
+def _parameters(args: argparse.Namespace) -> dict:
+    """Notebook parameters from the flags and the -p pairs."""
+    parameters = {
+        "profile": args.profile,
+        "device": args.device,
+        "seed": args.seed,
+    }
+    for name, text in args.param or []:
+        if name in parameters:
+            raise ConfigError(
+                f"-p {name}: set it with --{name} instead, so that the run "
+                "is labelled and timed under the right name"
+            )
+        value = parse_value(text)
+        if value is None:
+            raise ConfigError(
+                f"-p {name} {text}: null is not a value; leave the "
+                "parameter out to use the profile's default"
+            )
+        parameters[name] = value
+    return parameters
 
 
 def run_notebooks(args: argparse.Namespace) -> int:
     """The ``notebooks`` command; returns the exit code."""
     root = Path(args.root).resolve()
+
+    # validate everything before the first kernel starts
     check_choice("profile", args.profile, PROFILES)
     check_choice("device", args.device, DEVICES)
     resolve_device(args.device)  # a missing GPU is one line, not N fails
     check_int("seed", args.seed, minimum=0)
+    if args.seed >= 2**32:
+        raise ConfigError(f"seed = {args.seed} must be < 2**32")
     if args.timeout is None:
         args.timeout = 1200 if args.profile == "quick" else 86_400
     check_int("--timeout", args.timeout, minimum=1)
-    extra = {}
-    for name, value in args.param or []:
-        extra[name] = parse_value(value)
-    parameters = {
-        "profile": args.profile,
-        "device": args.device,
-        "seed": args.seed,
-        **extra,
-    }
+    parameters = _parameters(args)
     sources = toc_notebooks(root)
     if args.only:
         wanted = set(args.only)
@@ -156,8 +189,18 @@ def run_notebooks(args: argparse.Namespace) -> int:
             )
         sources = [s for s in sources if s.stem in wanted]
     out_dir = Path(args.output_dir).resolve() if args.output_dir else None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--output-dir {out_dir} is a file, not a folder")
+    record = (
+        Path(args.times)
+        if args.times
+        else root / "_build" / f"notebook-times-{args.profile}.json"
+    )
+    if record.is_dir():
+        raise ConfigError(f"--times {record} is a folder, not a file")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+
     failures, times = [], {}
     for source in sources:
         output = (
@@ -168,25 +211,32 @@ def run_notebooks(args: argparse.Namespace) -> int:
         rel = source.relative_to(root)
         print(f"running {rel} ({args.profile}, {args.device})", flush=True)
         seconds, error = execute(source, output, parameters, args.timeout)
-        times[str(rel)] = round(seconds, 1)
         if error:
             failures.append(f"{rel}: {error}")
             print(f"  FAILED after {seconds:.0f} s: {error}", flush=True)
         else:
+            times[str(rel)] = round(seconds, 1)
             print(f"  ok in {seconds:.0f} s", flush=True)
-    record = (
-        Path(args.times)
-        if args.times
-        else root / "_build" / f"notebook-times-{args.profile}.json"
-    )
+
+    # merge this run's times into the record (successful runs only)
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(times, indent=1) + "\n")
+    recorded = {}
+    if record.is_file():
+        try:
+            recorded = json.loads(record.read_text())
+        except json.JSONDecodeError:
+            recorded = {}
+    recorded.update(times)
+    tmp = record.with_name(record.name + ".tmp")
+    tmp.write_text(json.dumps(recorded, indent=1) + "\n")
+    tmp.replace(record)
     if failures:
         print(f"{len(failures)} of {len(sources)} notebooks failed:")
         for line in failures:
             print(f"  {line}")
         return 1
-    print(f"all {len(sources)} notebooks executed ({args.profile} profile)")
+    noun = "notebook" if len(sources) == 1 else "notebooks"
+    print(f"{len(sources)} {noun} executed ({args.profile} profile)")
     return 0
 
 

@@ -86,6 +86,10 @@ def test_toc_lists_existing_notebooks():
         (["--device", "cuda"], "device = 'cuda' but torch sees no CUDA GPU"),
         (["--seed", "-1"], "seed = -1"),
         (["--only", "nonesuch"], "--only nonesuch: not in _toc.yml"),
+        (["--seed", str(2**40)], "must be < 2**32"),
+        (["--timeout", "0"], "--timeout = 0 must be >= 1"),
+        (["-p", "profile", "full"], "-p profile: set it with --profile"),
+        (["-p", "depth", "null"], "null is not a value"),
     ],
 )
 def test_cli_refuses_bad_input_in_one_line(argv, message, capsys, tmp_path):
@@ -107,14 +111,44 @@ def test_unknown_notebook_parameter_is_refused(capsys, tmp_path):
     assert "unknown parameter(s) depth" in out
 
 
+def test_cli_refuses_unusable_paths(capsys, tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("keep me")
+    code = main(
+        ["notebooks", "--root", str(ROOT), "--output-dir", str(not_a_dir)]
+    )
+    assert code == 2 and "is a file, not a folder" in capsys.readouterr().err
+    code = main(
+        [
+            "notebooks",
+            "--root",
+            str(ROOT),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--times",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2 and "is a folder, not a file" in capsys.readouterr().err
+    assert not_a_dir.read_text() == "keep me"
+
+
 @pytest.mark.notebook
-def test_failing_cell_is_named(capsys, tmp_path):
+def test_failing_cell_is_named_and_loses_nothing(capsys, tmp_path):
+    good = tmp_path / "pathway_competition.ipynb"
+    good.write_text("a good earlier result")
+    (tmp_path / "times.json").write_text('{"earlier": 1.0}')
     code = run_batch(
         tmp_path, "--only", "pathway_competition", "-p", "depth", "0"
     )
     out = capsys.readouterr().out
     assert code == 1
     assert "notebooks/pathway_competition.py: cell" in out
+    assert good.read_text() == "a good earlier result"  # not overwritten
+    assert (tmp_path / "pathway_competition.failed.ipynb").is_file()
+    assert json.loads((tmp_path / "times.json").read_text()) == {
+        "earlier": 1.0
+    }
     assert "ConfigError: depth = 0 must be >= 1" in out
 
 
