@@ -16,6 +16,13 @@ from cpkit.errors import ConfigError
 PROFILES = ("quick", "full")
 
 
+def _check_tuple(name: str, values: object) -> tuple:
+    """A non-empty tuple or list, else a one-line error naming it."""
+    if not isinstance(values, (tuple, list)) or len(values) == 0:
+        raise ConfigError(f"{name} = {values!r} must be a non-empty tuple")
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class SensorDroppingProfile:
     """Fig. 2: deep vs shallow linear nets with a sensor dropped."""
@@ -39,7 +46,7 @@ class SensorDroppingProfile:
             )
         if not 1 <= check_int("task", self.task) <= 5:
             raise ConfigError(f"task = {self.task} is not in 1..5")
-        for v in self.a0_values:
+        for v in _check_tuple("a0_values", self.a0_values):
             check_float("a0_values", v, minimum=0.0, strict=True)
 
 
@@ -66,7 +73,7 @@ class PathwayProfile:
     record_every: int = 10  # steps between recorded points
 
     def __post_init__(self) -> None:
-        for v in self.singular_values:
+        for v in _check_tuple("singular_values", self.singular_values):
             check_float("singular_values", v, minimum=0.0, strict=True)
         check_float("sigma", self.sigma, minimum=0.0, strict=True)
         check_int("depth", self.depth, minimum=1)
@@ -74,6 +81,17 @@ class PathwayProfile:
         check_float("total_time", self.total_time, minimum=0.0, strict=True)
         check_float("dt", self.dt, minimum=0.0, strict=True)
         check_float("gd_dt", self.gd_dt, minimum=0.0, strict=True)
+        for name in ("dt", "gd_dt"):
+            if getattr(self, name) >= self.total_time / 10:
+                raise ConfigError(
+                    f"{name} = {getattr(self, name):g} is too coarse for "
+                    f"total_time = {self.total_time:g}"
+                )
+        if self.deficit_length <= 0:
+            raise ConfigError(
+                f"deficit_length = {self.deficit_length:g}: this chapter "
+                "studies a deficit; give it a positive length"
+            )
         check_window(
             self.deficit_onset,
             self.deficit_length,
@@ -81,11 +99,11 @@ class PathwayProfile:
             "time units",
         )
         check_int("n_onsets", self.n_onsets, minimum=2)
-        for d in self.depths:
+        for d in _check_tuple("depths", self.depths):
             check_int("depths", d, minimum=1)
-        for s in self.init_scales:
+        for s in _check_tuple("init_scales", self.init_scales):
             check_float("init_scales", s, minimum=0.0, strict=True)
-        for length in self.deficit_lengths:
+        for length in _check_tuple("deficit_lengths", self.deficit_lengths):
             check_window(0.0, length, self.total_time, "time units")
         check_float("noise", self.noise, minimum=0.0, strict=True)
         check_int("n_traces", self.n_traces, minimum=1)
@@ -145,15 +163,26 @@ class CompletionProfile:
         check_int("rank_deficit", self.rank_deficit, minimum=1)
         check_int("rank_task", self.rank_task, minimum=1)
         check_int("n_observed", self.n_observed, minimum=1)
-        for d in self.depths:
+        if max(self.rank_deficit, self.rank_task) > self.n:
+            raise ConfigError(f"ranks must be at most n = {self.n}")
+        if self.n_observed > self.n * self.n:
+            raise ConfigError(
+                f"n_observed = {self.n_observed} exceeds the {self.n}^2 "
+                "entries"
+            )
+        for d in _check_tuple("depths", self.depths):
             check_int("depths", d, minimum=1)
         check_float("init_scale", self.init_scale, minimum=0.0, strict=True)
         check_float("lr", self.lr, minimum=0.0, strict=True)
         check_int("post_steps", self.post_steps, minimum=1)
-        for steps in self.deficit_steps:
+        for steps in _check_tuple("deficit_steps", self.deficit_steps):
             check_int("deficit_steps", steps, minimum=0)
-        if 0 not in self.deficit_steps:
-            raise ConfigError("deficit_steps must include 0 (the baseline)")
+        if list(self.deficit_steps) != sorted(set(self.deficit_steps)):
+            raise ConfigError(
+                f"deficit_steps = {self.deficit_steps!r} must increase"
+            )
+        if self.deficit_steps[0] != 0:
+            raise ConfigError("deficit_steps must start at 0 (the baseline)")
         check_int("record_every", self.record_every, minimum=1)
 
 

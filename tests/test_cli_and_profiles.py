@@ -47,6 +47,10 @@ def test_profiles_exist_for_every_chapter():
         ("quick", {"init_scale": -1e-3}, "init_scale"),
         ("quick", {"depht": 3}, "depht is not a parameter"),
         ("quick", {"depth": 2.5}, "depth = 2.5 must be an integer"),
+        ("quick", {"depths": 5}, "depths = 5 must be a non-empty tuple"),
+        ("quick", {"dt": 100.0}, "dt = 100 is too coarse"),
+        ("quick", {"deficit_length": 0.0}, "give it a positive length"),
+        ("quick", {"init_scales": ()}, "init_scales = () must be"),
     ],
 )
 def test_bad_parameters_give_one_line(profile, overrides, message):
@@ -54,6 +58,15 @@ def test_bad_parameters_give_one_line(profile, overrides, message):
         get_profile("pathways", profile, **overrides)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_matrix_completion_profile_is_validated():
+    with pytest.raises(ConfigError, match="must increase"):
+        get_profile("matrix_completion", "quick", deficit_steps=(500, 0))
+    with pytest.raises(ConfigError, match="start at 0"):
+        get_profile("matrix_completion", "quick", deficit_steps=(5, 10))
+    with pytest.raises(ConfigError, match="ranks must be at most n"):
+        get_profile("matrix_completion", "quick", rank_task=50)
 
 
 def test_override_changes_dependent_grids():

@@ -108,6 +108,31 @@ def test_escape_time_formula(depth):
     assert 0.8 < measured / formula < 1.1
 
 
+def test_escape_time_depth_two_and_one():
+    # D = 2: exponential escape, ln(1/K0) / (2 r) to reach K = 1 under
+    # fixed error; K_b reaches half its optimum (1/6) a bit sooner
+    task = pw.noisy_sources_task((1.0,), 1.0, 1.0)
+    formula = pw.escape_time(2, 1e-3, 0.5)
+    assert formula == pytest.approx(np.log(1e3))
+    run = pw.PathwayRun(depth=2, total_time=3 * formula, dt=0.01)
+    t, k = pw.simulate_ode(
+        task, run, k0=np.array([[0.5, 1e-3]]), record_every=5
+    )
+    measured = t[np.nonzero(k[:, 0, 1] >= 1 / 6)[0][0]]
+    assert 0.75 < measured / formula < 1.0
+    assert pw.escape_time(1, 1e-3, 0.5) == 0.0  # no plateau
+    with pytest.raises(ConfigError, match="no plateau"):
+        pw.escape_time(3, 2.0, 0.5)
+
+
+def test_divergence_is_reported_not_returned():
+    run = pw.PathwayRun(depth=3, init_scale=1e6, total_time=10.0, dt=0.1)
+    with pytest.raises(ConfigError, match="diverged"):
+        pw.simulate_ode(SHARED, run)
+    with pytest.raises(ConfigError, match="diverged"):
+        pw.train_gradient_descent(SHARED, run)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -17,6 +17,8 @@ def test_sign_convention():
     rsv = relative_source_variance([1.0, 0.0, 2.0, 0.0], [0.0, 3.0, 2.0, 0.0])
     assert rsv[:3].tolist() == [1.0, -1.0, 0.0]
     assert np.isnan(rsv[3])
+    with pytest.raises(ValueError, match=">= 0"):
+        relative_source_variance([-1.0], [0.5])
 
 
 def test_grid_estimator_on_units_of_known_dependence():

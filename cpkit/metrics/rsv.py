@@ -29,6 +29,13 @@ def relative_source_variance(sv_a: np.ndarray, sv_b: np.ndarray) -> np.ndarray:
     """
     sv_a = np.asarray(sv_a, dtype=float)
     sv_b = np.asarray(sv_b, dtype=float)
+    scale = max(
+        float(np.nanmax(np.abs(sv_a), initial=0.0)),
+        float(np.nanmax(np.abs(sv_b), initial=0.0)),
+    )
+    if np.any(sv_a < -1e-9 * scale) or np.any(sv_b < -1e-9 * scale):
+        raise ValueError("source variances must be >= 0")
+    sv_a, sv_b = np.maximum(sv_a, 0.0), np.maximum(sv_b, 0.0)
     total = sv_a + sv_b
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, (sv_a - sv_b) / total, np.nan)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cpkit.config import check_float, check_int
+from cpkit.config import check_float, check_int, resolve_device
 from cpkit.errors import ConfigError
 
 
@@ -81,7 +81,9 @@ def critical_period_sweep(
     ]
     if not steps_list:
         raise ConfigError("deficit_steps is empty")
-    gen = np.random.default_rng(seed)
+    if isinstance(device, str):
+        device = resolve_device(device)
+    gen = np.random.default_rng(check_int("seed", seed, minimum=0))
     task1 = low_rank_matrix(cfg.n, cfg.rank_deficit, gen)
     task2 = low_rank_matrix(cfg.n, cfg.rank_task, gen)
     flat = gen.choice(cfg.n * cfg.n, size=cfg.n_observed, replace=False)
@@ -126,6 +128,11 @@ def critical_period_sweep(
         # each run sees task 1 before its switch, task 2 after
         target = torch.where(it < switch, t1, t2)
         loss = 0.5 * (((w - target) * obs) ** 2).sum() / cfg.n_observed
+        if not torch.isfinite(loss):
+            raise ConfigError(
+                f"gradient descent diverged at iteration {it} (lr = "
+                f"{cfg.lr:g}): lower lr"
+            )
         grads = torch.autograd.grad(loss, factors)
 
         # one gradient step, for the runs that are not finished

@@ -24,7 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cpkit.config import check_float, check_int, check_window
+from cpkit.config import (
+    check_float,
+    check_int,
+    check_window,
+    resolve_device,
+)
 from cpkit.errors import ConfigError
 
 
@@ -113,7 +118,10 @@ class PathwayRun:
                 f"{self.total_time:g}"
             )
         check_window(
-            self.deficit_onset, self.deficit_length, self.total_time, "time"
+            self.deficit_onset,
+            self.deficit_length,
+            self.total_time,
+            "time units",
         )
 
     @property
@@ -184,18 +192,26 @@ def simulate_ode(
     layer = k0 ** (1.0 / run.depth)
     times, values = [0.0], [k0.copy()]
     h = run.dt
-    for step in range(run.steps):
-        gate = gate_at(step * h)
+    # overflow is caught below as a one-line error, not as warnings
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(run.steps):
+            gate = gate_at(step * h)
 
-        # one Runge-Kutta step; the gate is held over the step
-        v1 = _velocity(task, layer, run.depth, gate)
-        v2 = _velocity(task, layer + 0.5 * h * v1, run.depth, gate)
-        v3 = _velocity(task, layer + 0.5 * h * v2, run.depth, gate)
-        v4 = _velocity(task, layer + h * v3, run.depth, gate)
-        layer = layer + h / 6 * (v1 + 2 * v2 + 2 * v3 + v4)
-        if (step + 1) % record_every == 0 or step + 1 == run.steps:
-            times.append((step + 1) * h)
-            values.append(layer**run.depth)
+            # one Runge-Kutta step; the gate is held over the step
+            v1 = _velocity(task, layer, run.depth, gate)
+            v2 = _velocity(task, layer + 0.5 * h * v1, run.depth, gate)
+            v3 = _velocity(task, layer + 0.5 * h * v2, run.depth, gate)
+            v4 = _velocity(task, layer + h * v3, run.depth, gate)
+            layer = layer + h / 6 * (v1 + 2 * v2 + 2 * v3 + v4)
+            if not np.all(np.isfinite(layer)):
+                raise ConfigError(
+                    f"the ODE diverged at t = {(step + 1) * h:g} (init_scale "
+                    f"= {run.init_scale:g}, dt = {run.dt:g}): lower dt or the "
+                    "initial values"
+                )
+            if (step + 1) % record_every == 0 or step + 1 == run.steps:
+                times.append((step + 1) * h)
+                values.append(layer**run.depth)
     return np.array(times), np.stack(values)
 
 
@@ -204,16 +220,18 @@ def escape_time(depth: int, k_start: float, residual: float) -> float:
 
     From dk/dt = k^(D-1) r with k = K^(1/D): for D >= 3 the layer value
     blows up at t = K^(-(D-2)/D) / ((D - 2) r); for D = 2, K = k_start
-    e^(2 r t) reaches 1 at ln(1/k_start) / (2 r); for D = 1 growth is
-    linear, K = k_start + r t, which reaches 1 at (1 - k_start) / r. The
-    error is not constant in reality (it falls as K grows), so this is
+    e^(2 r t) reaches 1 at ln(1/k_start) / (2 r); for D = 1 the growth
+    rate does not depend on K, so there is no plateau and the result is 0.
+    The error is not constant in reality (it falls as K grows), so this is
     the time scale of the plateau, not of convergence.
     """
     check_int("depth", depth, minimum=1)
     check_float("k_start", k_start, minimum=0.0, strict=True)
     check_float("residual", residual, minimum=0.0, strict=True)
+    if k_start >= 1:
+        raise ConfigError(f"k_start = {k_start:g} is no plateau (>= 1)")
     if depth == 1:
-        return (1.0 - k_start) / residual
+        return 0.0  # a shallow pathway has no plateau to leave
     if depth == 2:
         return np.log(1.0 / k_start) / (2.0 * residual)
     return k_start ** (-(depth - 2) / depth) / ((depth - 2) * residual)
@@ -292,6 +310,8 @@ def train_gradient_descent(
     singular values K (T, modes, 2) and the largest off-diagonal entry of
     Omega_a, Omega_b (T,), which stays 0 only if the modes stay decoupled.
     """
+    if isinstance(device, str):
+        device = resolve_device(device)
     torch.manual_seed(seed)
     gen = np.random.default_rng(seed)
     m = task.n_modes
@@ -338,6 +358,11 @@ def train_gradient_descent(
         )
 
         # one gradient step
+        if not torch.isfinite(loss):
+            raise ConfigError(
+                f"gradient descent diverged at step {step} (init_scale = "
+                f"{run.init_scale:g}, lr = {run.dt:g}): lower either"
+            )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -357,7 +382,10 @@ def random_initial_values(
 ) -> np.ndarray:
     """Log-normal initial K around ``init_scale``: (n_traces, modes, 2)."""
     check_int("n_traces", n_traces, minimum=1)
+    check_int("n_modes", n_modes, minimum=1)
+    check_float("init_scale", init_scale, minimum=0.0, strict=True)
     check_float("spread", spread, minimum=0.0)
+    check_int("seed", seed, minimum=0)
     gen = np.random.default_rng(seed)
     noise = gen.standard_normal((n_traces, n_modes, 2))
     return init_scale * np.exp(spread * noise)

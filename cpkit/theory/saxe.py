@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cpkit.config import check_choice, check_float, check_int
+from cpkit.config import (
+    check_choice,
+    check_float,
+    check_int,
+    resolve_device,
+)
 from cpkit.errors import ConfigError
 
 #: Sigma_yx of the paper's Fig. 2: 5 tasks (rows) x 8 sensors (columns).
@@ -36,6 +41,7 @@ def drop_sensors(sigma_yx: np.ndarray, sensors: list[int]) -> np.ndarray:
     """Sigma_yx when the given sensors (1-based, as in the paper) read 0."""
     out = np.array(sigma_yx, dtype=float)
     for sensor in sensors:
+        check_int("dropped sensor", sensor)
         if not 1 <= sensor <= out.shape[1]:
             raise ConfigError(
                 f"dropped sensor {sensor} is not in 1..{out.shape[1]}"
@@ -160,6 +166,8 @@ def train_linear_network(
     The loss is the mean over samples of 1/2 ||y - W x||^2 on the
     whitened data set, in float64. W(t) has shape (steps + 1, m, n).
     """
+    if isinstance(device, str):
+        device = resolve_device(device)
     x, y = (v.to(device) for v in whitened_dataset(sigma_yx))
     layers = [
         w.to(device).requires_grad_(True)
@@ -183,6 +191,11 @@ def train_linear_network(
 
         # loss and one gradient step
         loss = 0.5 * ((y - x @ w.T) ** 2).sum(dim=1).mean()
+        if not torch.isfinite(loss):
+            raise ConfigError(
+                f"gradient descent diverged at step {step} (lr = "
+                f"{cfg.lr:g}): lower lr"
+            )
         opt.zero_grad()
         loss.backward()
         opt.step()
