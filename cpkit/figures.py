@@ -133,7 +133,7 @@ def slider_figure(
     return fig
 
 
-def provenance(fig: go.Figure, text: str, width: int = 110) -> go.Figure:
+def provenance(fig: go.Figure, text: str, width: int = 90) -> go.Figure:
     """State what was run to make ``fig`` in a grey line under its title.
 
     Kept above the plot, where it cannot collide with sliders, legends or

@@ -150,7 +150,8 @@ class CompletionProfile:
     n: int = 40  # matrices are n x n (follow-up: 100)
     rank_deficit: int = 4  # rank of the deficit task (follow-up: 10)
     rank_task: int = 2  # rank of the measured task (follow-up: 5)
-    n_observed: int = 480  # observed entries (follow-up: 2000 of 10^4)
+    n_observed: int = 320  # observed entries (follow-up: 2000 of 10^4)
+    n_observed_check: int = 480  # a second count, to show sensitivity
     depths: tuple[int, ...] = (1, 2, 3)  # factorisation depths
     init_scale: float = 1e-3  # ||W||_F / sqrt(n) at init
     lr: float = 0.8  # learning rate (follow-up: 0.2 with 2000 entries)
@@ -165,11 +166,12 @@ class CompletionProfile:
         check_int("n_observed", self.n_observed, minimum=1)
         if max(self.rank_deficit, self.rank_task) > self.n:
             raise ConfigError(f"ranks must be at most n = {self.n}")
-        if self.n_observed > self.n * self.n:
-            raise ConfigError(
-                f"n_observed = {self.n_observed} exceeds the {self.n}^2 "
-                "entries"
-            )
+        for name in ("n_observed", "n_observed_check"):
+            value = check_int(name, getattr(self, name), minimum=1)
+            if value > self.n * self.n:
+                raise ConfigError(
+                    f"{name} = {value} exceeds the {self.n}^2 entries"
+                )
         for d in _check_tuple("depths", self.depths):
             check_int("depths", d, minimum=1)
         check_float("init_scale", self.init_scale, minimum=0.0, strict=True)
@@ -211,6 +213,7 @@ _REGISTRY: dict[str, dict[str, object]] = {
             rank_deficit=10,
             rank_task=5,
             n_observed=2000,
+            n_observed_check=3000,
             lr=0.2,
             post_steps=30_000,
             deficit_steps=(0, 1000, 5000, 10_000, 20_000, 40_000),

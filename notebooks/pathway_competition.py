@@ -74,6 +74,7 @@ cfg = get_profile(
 torch_device = resolve_device(device)
 seed_everything(seed)
 chapter_start = time.perf_counter()
+depths = tuple(sorted(set(cfg.depths) | {cfg.depth}))  # sweeps and slider
 print(cfg)
 
 
@@ -228,7 +229,7 @@ show(fig)
 # $K_a - K_b$, a $D = 2$ net keeps the initial *ratio*, and deeper nets
 # amplify small initial advantages; an early gate on b pushes every
 # trajectory to the $K_a$ axis; a late one, after learning is over,
-# changes nothing.
+# changes nothing (its dotted lines lie on the green ones).
 
 # %% tags=["hide-input"]
 glue("sigma", cfg.sigma, display=False)
@@ -250,7 +251,7 @@ conditions = {
 }
 portraits = {}
 start = time.perf_counter()
-for d in cfg.depths:
+for d in depths:
     for name, (onset, length) in conditions.items():
         windows = np.tile([onset, length], (cfg.n_traces, 1))
         _, k = pw.simulate_ode(
@@ -268,7 +269,8 @@ colours = ["#2ca02c", "#d62728", "#9467bd"]
 def portrait_traces(d: float) -> list[go.Scatter]:
     """All trajectories of one depth, one trace per condition."""
     traces = []
-    for colour, name in zip(colours, conditions, strict=True):
+    dashes = ["solid", "solid", "dot"]  # late gate drawn over no deficit
+    for colour, dash, name in zip(colours, dashes, conditions, strict=True):
         k = portraits[int(d), name]
         xs, ys = [], []
         for i in range(k.shape[1]):
@@ -280,7 +282,7 @@ def portrait_traces(d: float) -> list[go.Scatter]:
                 y=ys,
                 mode="lines",
                 name=name,
-                line={"color": colour, "width": 1},
+                line={"color": colour, "width": 1, "dash": dash},
             )
         )
     traces.append(
@@ -296,10 +298,10 @@ def portrait_traces(d: float) -> list[go.Scatter]:
 
 
 fig = slider_figure(
-    list(cfg.depths),
+    list(depths),
     portrait_traces,
     label="depth D",
-    active=list(cfg.depths).index(cfg.depth) if cfg.depth in cfg.depths else 0,
+    active=list(depths).index(cfg.depth) if cfg.depth in depths else 0,
     fmt="{:d}",
     layout={
         "xaxis": {"title": "K_a", "range": [0, 1.05 * cfg.sigma]},
@@ -326,10 +328,11 @@ show(fig)
 #
 # The paper's signature experiment moves a deficit of fixed length through
 # training. Here the gate on pathway b lasts
-# {glue:text}`window_len:g` time units, with onsets from 0 to the end of
-# the budget. Both pathways start equal, so without a deficit each ends
-# with half of $\sigma$. The slider moves the window; the figure shows the
-# learning curves for depth {glue:text}`chosen_depth:d`.
+# {glue:text}`window_len:g` time units, with onsets from 0 to the budget
+# minus the window, so that every window ends inside the budget. Both
+# pathways start equal, so without a deficit each ends with half of
+# $\sigma$. The slider moves the window; the figure shows the learning
+# curves for depth {glue:text}`chosen_depth:d`.
 
 # %% tags=["hide-input"]
 glue("window_len", cfg.deficit_length, display=False)
@@ -338,7 +341,7 @@ onsets = np.array(cfg.onsets)
 windows = np.stack([onsets, np.full_like(onsets, cfg.deficit_length)], 1)
 start = time.perf_counter()
 sweep = {}
-for d in cfg.depths:
+for d in depths:
     t_sw, k = pw.simulate_ode(
         task1, run_for(d), windows=windows, record_every=cfg.record_every
     )
@@ -395,7 +398,7 @@ show(fig)
 
 # %% tags=["hide-input"]
 fig = go.Figure()
-for d in cfg.depths:
+for d in depths:
     fig.add_trace(
         go.Scatter(
             x=onsets,
@@ -415,22 +418,22 @@ provenance(
     fig,
     f"profile {profile}; one mode σ = {cfg.sigma:g}; K0 = "
     f"{cfg.init_scale:g}; budget {cfg.total_time:g}; "
-    f"{len(onsets)} onsets × {len(cfg.depths)} depths in "
+    f"{len(onsets)} onsets × {len(depths)} depths in "
     f"{sweep_seconds:.1f} s",
 )
 show(fig)
 last_early = {}
-for d in cfg.depths:
+for d in depths:
     split = pw.final_split(sweep[d][-1], task1)
     hurt = onsets[split < 0.45]
-    last_early[d] = float(hurt.max()) if len(hurt) else float("nan")
+    last_early[d] = f"{hurt.max():.3g}" if len(hurt) else "none"
 table = [
     "| depth D | latest onset that leaves b < 45 % | share of b, onset 0 |",
     "|---|---|---|",
 ]
-for d in cfg.depths:
+for d in depths:
     share0 = pw.final_split(sweep[d][-1], task1)[0]
-    table.append(f"| {d} | {last_early[d]:.3g} | {share0:.3f} |")
+    table.append(f"| {d} | {last_early[d]} | {share0:.3f} |")
 display(Markdown("\n".join(table)))
 
 # %% [markdown]
@@ -485,7 +488,7 @@ n_len = len(lengths)
 scales = np.repeat(np.array(cfg.init_scales), n_len)  # one run per pair
 k0_all = np.stack([scales, scales], axis=-1)[:, None, :]
 windows_all = np.tile(noisy_windows, (len(cfg.init_scales), 1))
-for d in cfg.depths:
+for d in depths:
     _, k = pw.simulate_ode(
         noisy,
         run_for(d),
@@ -515,7 +518,7 @@ def gap_traces(scale: float) -> list[go.Scatter]:
             mode="lines+markers",
             name=f"D = {d}",
         )
-        for d in cfg.depths
+        for d in depths
     ]
 
 
@@ -559,15 +562,15 @@ lines = []
 for scale in cfg.init_scales:
     hurt = [
         f"D = {d} ({gap[scale, d][-1]:.3f})"
-        for d in cfg.depths
+        for d in depths
         if not stuck[scale, d] and gap[scale, d][-1] > 0.1 * single_gap
     ]
     recovered = [
         str(d)
-        for d in cfg.depths
+        for d in depths
         if not stuck[scale, d] and gap[scale, d][-1] <= 0.1 * single_gap
     ]
-    never = [str(d) for d in cfg.depths if stuck[scale, d]]
+    never = [str(d) for d in depths if stuck[scale, d]]
     text = f"- K0 = {scale:.0e}: "
     text += (
         "gap above 10 % of that line after the longest gate for "
@@ -607,7 +610,7 @@ rows = [
 long_run_time = 4 * cfg.total_time
 scale_k0 = np.array(cfg.init_scales)[:, None, None] * np.ones((1, 1, 2))
 for d in (2, 3, 4, 6):
-    if d not in cfg.depths:
+    if d not in depths:
         continue
     run = pw.PathwayRun(
         depth=d,
