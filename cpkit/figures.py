@@ -142,7 +142,8 @@ def provenance(fig: go.Figure, text: str, width: int = 90) -> go.Figure:
     lines = textwrap.wrap(text, width) or [""]
     subtitle = "<br>".join(lines)
     title = fig.layout.title.text or ""
-    top = 70 + 16 * len(lines) + (24 if title else 0)
+    title_lines = title.count("<br>") + 1 if title else 0
+    top = 70 + 16 * len(lines) + 24 * title_lines
     fig.update_layout(
         title={
             "text": title,

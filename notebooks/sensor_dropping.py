@@ -201,7 +201,9 @@ for col, arch in enumerate(("deep", "shallow"), start=1):
                     y=curves[arch, label][:, row, j],
                     mode="lines",
                     line={"color": palette[j], "dash": dash},
-                    name=f"{group}, {label}",
+                    name=group
+                    if label == "all sensors"
+                    else (f"{group}, {label}"),
                     legendgroup=group,
                     showlegend=col == 1 and label == "all sensors",
                 ),
@@ -228,11 +230,11 @@ for col, arch in enumerate(("deep", "shallow"), start=1):
 fig.update_xaxes(title_text="time t (steps × learning rate)")
 fig.update_yaxes(title_text=f"weight W(t)[task {cfg.task}, sensor j]", col=1)
 fig.update_layout(
-    title=f"Weights to task {cfg.task}: closed form and gradient descent",
+    title=f"Weights to task {cfg.task}: closed form (lines) and gradient "
+    f"descent (markers)<br>solid: all sensors; dashed: sensor "
+    f"{cfg.dropped_sensor} dropped",
     height=620,
     legend={
-        "title": "solid: all sensors; dashed: sensor "
-        f"{cfg.dropped_sensor} dropped; markers: gradient descent",
         "orientation": "h",
         "yanchor": "top",
         "y": -0.18,
