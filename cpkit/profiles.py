@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from cpkit.config import check_choice, check_float, check_int, check_window
 from cpkit.errors import ConfigError
+from cpkit.theory.matrix_completion import CompletionConfig
 
 PROFILES = ("quick", "full")
 
@@ -160,23 +161,10 @@ class CompletionProfile:
     record_every: int = 100  # iterations between recorded errors
 
     def __post_init__(self) -> None:
-        check_int("n", self.n, minimum=2)
-        check_int("rank_deficit", self.rank_deficit, minimum=1)
-        check_int("rank_task", self.rank_task, minimum=1)
-        check_int("n_observed", self.n_observed, minimum=1)
-        if max(self.rank_deficit, self.rank_task) > self.n:
-            raise ConfigError(f"ranks must be at most n = {self.n}")
-        for name in ("n_observed", "n_observed_check"):
-            value = check_int(name, getattr(self, name), minimum=1)
-            if value > self.n * self.n:
-                raise ConfigError(
-                    f"{name} = {value} exceeds the {self.n}^2 entries"
-                )
+        # every run this profile describes must be a valid CompletionConfig
         for d in _check_tuple("depths", self.depths):
-            check_int("depths", d, minimum=1)
-        check_float("init_scale", self.init_scale, minimum=0.0, strict=True)
-        check_float("lr", self.lr, minimum=0.0, strict=True)
-        check_int("post_steps", self.post_steps, minimum=1)
+            for n_observed in (self.n_observed, self.n_observed_check):
+                self.run_config(d, n_observed)
         for steps in _check_tuple("deficit_steps", self.deficit_steps):
             check_int("deficit_steps", steps, minimum=0)
         if list(self.deficit_steps) != sorted(set(self.deficit_steps)):
@@ -186,6 +174,21 @@ class CompletionProfile:
         if self.deficit_steps[0] != 0:
             raise ConfigError("deficit_steps must start at 0 (the baseline)")
         check_int("record_every", self.record_every, minimum=1)
+
+    def run_config(
+        self, depth: int, n_observed: int | None = None
+    ) -> CompletionConfig:
+        """The CompletionConfig of one depth (and observation count)."""
+        return CompletionConfig(
+            n=self.n,
+            rank_deficit=self.rank_deficit,
+            rank_task=self.rank_task,
+            n_observed=self.n_observed if n_observed is None else n_observed,
+            depth=depth,
+            init_scale=self.init_scale,
+            lr=self.lr,
+            post_steps=self.post_steps,
+        )
 
 
 _REGISTRY: dict[str, dict[str, object]] = {

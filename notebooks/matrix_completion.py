@@ -47,10 +47,7 @@ from myst_nb import glue
 from cpkit.config import resolve_device, seed_everything
 from cpkit.figures import provenance, show, slider_figure
 from cpkit.profiles import get_profile
-from cpkit.theory.matrix_completion import (
-    CompletionConfig,
-    critical_period_sweep,
-)
+from cpkit.theory.matrix_completion import critical_period_sweep
 
 cfg = get_profile("matrix_completion", profile)
 torch_device = resolve_device(device)
@@ -75,19 +72,9 @@ glue("init", cfg.init_scale, display=False)
 glue("post", cfg.post_steps, display=False)
 sweeps, seconds = {}, {}
 for depth in cfg.depths:
-    run = CompletionConfig(
-        n=cfg.n,
-        rank_deficit=cfg.rank_deficit,
-        rank_task=cfg.rank_task,
-        n_observed=cfg.n_observed,
-        depth=depth,
-        init_scale=cfg.init_scale,
-        lr=cfg.lr,
-        post_steps=cfg.post_steps,
-    )
     start = time.perf_counter()
     sweeps[depth] = critical_period_sweep(
-        run,
+        cfg.run_config(depth),
         list(cfg.deficit_steps),
         seed=seed,
         device=torch_device,
@@ -169,18 +156,11 @@ glue("n_obs_check", cfg.n_observed_check, display=False)
 check_excess = {}
 start = time.perf_counter()
 for depth in cfg.depths:
-    run = CompletionConfig(
-        n=cfg.n,
-        rank_deficit=cfg.rank_deficit,
-        rank_task=cfg.rank_task,
-        n_observed=cfg.n_observed_check,
-        depth=depth,
-        init_scale=cfg.init_scale,
-        lr=cfg.lr,
-        post_steps=cfg.post_steps,
-    )
     err = critical_period_sweep(
-        run, list(cfg.deficit_steps), seed=seed, device=torch_device
+        cfg.run_config(depth, cfg.n_observed_check),
+        list(cfg.deficit_steps),
+        seed=seed,
+        device=torch_device,
     )["test_error"]
     check_excess[depth] = float(err[-1] - err[base_index])
 check_seconds = time.perf_counter() - start
