@@ -2,9 +2,10 @@
 
 ``cpkit notebooks`` converts every notebook listed in ``_toc.yml`` from
 Jupytext py:percent to .ipynb, executes it with papermill (parameters
-``profile``, ``device``, ``seed`` and any ``-p name value``), writes the
-executed notebook next to its source, continues past a failure, and ends
-with a list of failures and a non-zero exit if there were any.
+``profile``, ``device``, ``seed`` and any ``-p name value``), puts the
+executed notebook next to its source only if every cell succeeded,
+continues past a failure, and ends with a list of failures and a non-zero
+exit if there were any.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ import yaml
 from cpkit.config import DEVICES, check_choice, check_int, resolve_device
 from cpkit.errors import ConfigError
 from cpkit.profiles import PROFILES
-
-log = logging.getLogger("cpkit")
 
 
 def toc_notebooks(root: Path) -> list[Path]:
