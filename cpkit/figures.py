@@ -18,7 +18,6 @@ import plotly.io as pio
 
 #: one colour per pathway / sensor, used in every chapter
 PATHWAY_COLORS = {"a": "#1f77b4", "b": "#d62728", "both": "#2ca02c"}
-PAPER_COLOR = "#7f7f7f"
 
 
 def _f4(array: np.ndarray) -> dict:

@@ -402,7 +402,7 @@ for d in depths:
     fig.add_trace(
         go.Scatter(
             x=onsets,
-            y=pw.final_split(sweep[d][-1], task1),
+            y=pw.final_split(sweep[d][-1]),
             mode="lines+markers",
             name=f"D = {d}",
         )
@@ -424,7 +424,7 @@ provenance(
 show(fig)
 last_early = {}
 for d in depths:
-    split = pw.final_split(sweep[d][-1], task1)
+    split = pw.final_split(sweep[d][-1])
     hurt = onsets[split < 0.45]
     last_early[d] = f"{hurt.max():.3g}" if len(hurt) else "none"
 table = [
@@ -432,7 +432,7 @@ table = [
     "|---|---|---|",
 ]
 for d in depths:
-    share0 = pw.final_split(sweep[d][-1], task1)[0]
+    share0 = pw.final_split(sweep[d][-1])[0]
     table.append(f"| {d} | {last_early[d]} | {share0:.3f} |")
 display(Markdown("\n".join(table)))
 
@@ -688,7 +688,7 @@ def explore(depth: int, log10_init: float, onset: float, length: float):
         dt=cfg.dt,
     )
     _, k = pw.simulate_ode(task1, run, record_every=100)
-    share = float(pw.final_split(k[-1], task1)[0])
+    share = float(pw.final_split(k[-1])[0])
     _, k_def = pw.simulate_ode(noisy, run, record_every=100)
     _, k_base = pw.simulate_ode(noisy, base, record_every=100)
     loss_gap = round(float(noisy.loss(k_def[-1]) - noisy.loss(k_base[-1])), 4)

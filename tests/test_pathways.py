@@ -40,10 +40,10 @@ def test_gate_freezes_pathway_b_and_decides_the_split():
     t, k = pw.simulate_ode(SHARED, run, record_every=1)
     during = t < 10.0
     assert np.allclose(k[during, 0, 1], 1e-3, rtol=1e-12)
-    assert pw.final_split(k[-1], SHARED)[0] < 0.01
+    assert pw.final_split(k[-1])[0] < 0.01
     late = _run(4, deficit_onset=30.0, deficit_length=10.0)
     _, k_late = pw.simulate_ode(SHARED, late, record_every=100)
-    assert pw.final_split(k_late[-1], SHARED)[0] == pytest.approx(0.5, 1e-3)
+    assert pw.final_split(k_late[-1])[0] == pytest.approx(0.5, 1e-3)
 
 
 def test_batched_windows_equal_single_runs():

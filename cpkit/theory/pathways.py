@@ -371,9 +371,8 @@ def train_gradient_descent(
     return np.array(times), np.stack(ks), np.array(leaks)
 
 
-def final_split(k_final: np.ndarray, task: PathwayTask) -> np.ndarray:
-    """Share of pathway b in each mode at the end: K_b / (K_a + K_b)."""
-    del task
+def final_split(k_final: np.ndarray) -> np.ndarray:
+    """Share of pathway b per mode, K_b / (K_a + K_b); k_final: (..., 2)."""
     return k_final[..., 1] / k_final.sum(axis=-1)
 
 
