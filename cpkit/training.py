@@ -166,7 +166,7 @@ def reestimate_bn(
         x_a, x_b, _, _ = make_views(x, y, data.view_size, "none", gen)
         with _autocast(device):
             model.units(_prepare(x_a), _prepare(x_b))
-    for m, momentum in zip(bns, saved):
+    for m, momentum in zip(bns, saved, strict=True):
         m.momentum = momentum
     model.eval()
 
