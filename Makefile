@@ -14,7 +14,7 @@ ASSETS := book/_static_local
 NPM_PACKAGES := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 \
 	mathjax@3.2.2
 
-.PHONY: help setup assets data notebooks html book test lint format \
+.PHONY: help setup assets data notebooks html book test bench lint format \
 	lock clean browser-test
 
 help:
@@ -111,13 +111,16 @@ browser-test:
 test: setup
 	$(BIN)/python -m pytest
 
+bench: setup
+	$(BIN)/python benchmarks/stereo_throughput.py --device $(DEVICE)
+
 lint: setup
-	$(BIN)/ruff format --check cpkit tests notebooks
-	$(BIN)/ruff check cpkit tests notebooks
+	$(BIN)/ruff format --check cpkit tests notebooks benchmarks
+	$(BIN)/ruff check cpkit tests notebooks benchmarks
 
 format: setup
-	$(BIN)/ruff format cpkit tests notebooks
-	$(BIN)/ruff check --fix cpkit tests notebooks
+	$(BIN)/ruff format cpkit tests notebooks benchmarks
+	$(BIN)/ruff check --fix cpkit tests notebooks benchmarks
 
 lock:
 	rm -rf .cache/lock-venv

@@ -191,6 +191,97 @@ class CompletionProfile:
         )
 
 
+@dataclass(frozen=True)
+class StereoProfile:
+    """The stereo chapters: two views, a deficit on view b, its removal.
+
+    Epoch counts are those of the main run (``removal_epochs``, the last
+    one is its length) and of each branch (``clean_epochs``); the LR
+    decays by ``decay`` per absolute epoch from ``lr0``.
+    """
+
+    source: str = "mnist5k"  # mnist5k, fashion_mnist, digits or cifar10
+    cifar_path: str | None = None  # the user's CIFAR-10 copy
+    image_size: int | None = 16  # resize to this many pixels (None: keep)
+    view_size: int | None = None  # columns per view (None: half)
+    n_train: int | None = None  # first / random training images
+    n_test: int | None = None
+    arch: str = "sresnet18"
+    width: float = 1 / 16  # channel multiplier (1 = the paper's net)
+    lr0: float = 0.075
+    decay: float = 0.97 ** (180 / 8)  # the paper's LR range in 8 epochs
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    bn_dry_run: bool = False  # BN re-estimation after every epoch
+    removal_epochs: tuple[int, ...] = (0, 4, 8)  # k: deficit epochs
+    control_epochs: tuple[int, ...] = (0, 8)  # k of the control sweeps
+    clean_epochs: int = 8  # epochs after removal (paper: 179)
+    constant_lr: float = 0.01  # the constant-LR control (paper: 5e-4)
+    seeds: int = 3  # seeds seed, seed + 1, ...
+    n_conditioning: int = 50  # RSV conditioning images (paper: 100)
+
+    def __post_init__(self) -> None:
+        from cpkit.models import ARCHS
+        from cpkit.twoview import SOURCES
+
+        check_choice("source", self.source, SOURCES)
+        check_choice("arch", self.arch, ARCHS)
+        check_float("width", self.width, minimum=0.0, strict=True)
+        for name in ("image_size", "view_size", "n_train", "n_test"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), minimum=1)
+        check_float("lr0", self.lr0, minimum=0.0, strict=True)
+        check_float("constant_lr", self.constant_lr, minimum=0.0, strict=True)
+        check_float("decay", self.decay, minimum=0.0, strict=True)
+        check_float("weight_decay", self.weight_decay, minimum=0.0)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_int("clean_epochs", self.clean_epochs, minimum=5)
+        check_int("seeds", self.seeds, minimum=1)
+        check_int("n_conditioning", self.n_conditioning, minimum=2)
+        for name in ("removal_epochs", "control_epochs"):
+            ks = _check_tuple(name, getattr(self, name))
+            for k in ks:
+                check_int(name, k, minimum=0)
+            if 0 not in ks:
+                raise ConfigError(f"{name} = {ks} must include 0")
+        extra = set(self.control_epochs) - set(self.removal_epochs)
+        if extra:
+            raise ConfigError(
+                f"control_epochs {sorted(extra)} are not in removal_epochs"
+            )
+
+    @property
+    def main_epochs(self) -> int:
+        """Length of the deficit-throughout main run (its largest k)."""
+        return max(self.removal_epochs)
+
+    def specs(self):
+        """(ModelSpec, DataSpec, TrainConfig, constant-LR TrainConfig)."""
+        from cpkit.protocols import DataSpec, ModelSpec
+        from cpkit.training import TrainConfig
+
+        model = ModelSpec(self.arch, self.width)
+        data = DataSpec(
+            self.source,
+            self.image_size,
+            self.view_size,
+            self.n_train,
+            self.n_test,
+            self.cifar_path,
+        )
+        config = TrainConfig(
+            lr0=self.lr0,
+            decay=self.decay,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            bn_dry_run=self.bn_dry_run,
+        )
+        constant = dataclasses.replace(
+            config, lr0=self.constant_lr, lr_mode="constant"
+        )
+        return model, data, config, constant
+
+
 _REGISTRY: dict[str, dict[str, object]] = {
     "sensor_dropping": {
         "quick": SensorDroppingProfile(),
@@ -221,6 +312,22 @@ _REGISTRY: dict[str, dict[str, object]] = {
             post_steps=30_000,
             deficit_steps=(0, 1000, 5000, 10_000, 20_000, 40_000),
             record_every=500,
+        ),
+    },
+    "stereo_blur": {
+        "quick": StereoProfile(),
+        "full": StereoProfile(
+            source="cifar10",
+            image_size=None,
+            width=1.0,
+            decay=0.97,
+            bn_dry_run=True,
+            removal_epochs=tuple(range(0, 181, 20)),
+            control_epochs=(0, 60, 120, 180),
+            clean_epochs=179,
+            constant_lr=5e-4,
+            seeds=4,
+            n_conditioning=100,
         ),
     },
     "rsv": {

@@ -58,6 +58,7 @@ from cpkit.training import (
 from cpkit.twoview import TwoViewData, load_two_view
 
 BRANCH_LR = ("absolute", "restart")
+BOTH_HEAD = ("as_trained", "mean_of_views")
 #: the modules whose source decides a run's result (part of its key)
 _CODE = ("models", "training", "twoview", "views", "deficits", "protocols")
 
@@ -101,6 +102,17 @@ class DataSpec:
             cifar_path=self.cifar_path,
             device=device,
         )
+
+
+@torch.no_grad()
+def _heads_to_mean(model: torch.nn.Module) -> None:
+    """Set the fused head to the mean of the single-view heads."""
+    if "a" not in model.head_names:
+        raise ConfigError("both_head = 'mean_of_views' needs heads = 'multi'")
+    heads = model.heads
+    for name in ("weight", "bias"):
+        mean = (getattr(heads["a"], name) + getattr(heads["b"], name)) / 2
+        getattr(heads["both"], name).copy_(mean)
 
 
 class RunStore:
@@ -201,12 +213,17 @@ class Runner:
         parent: tuple[str, int] | None = None,
         checkpoints: Iterable[int] = (),
         config: TrainConfig | None = None,
+        both_head: str = "as_trained",
     ) -> dict:
         """One run (cached): train, then measure the final network.
 
         ``parent``: (key of a stored run, k) to start from its checkpoint
         k; None starts from the initialisation of ``seed``.
+        ``both_head``: ``as_trained`` keeps the parent's fused head;
+        ``mean_of_views`` starts it as the mean of the single-view heads
+        (after a dissociation the fused head was never trained).
         """
+        check_choice("both_head", both_head, BOTH_HEAD)
         seed = check_int("seed", seed, minimum=0)
         config = config or self.config
         deficit = deficit or DeficitWindow()
@@ -219,6 +236,7 @@ class Runner:
             parent=parent,
             checkpoints=checkpoints,
             config=dataclasses.asdict(config),
+            both_head=both_head,
         )
         record = self.store.get(key)
         if record is not None:
@@ -229,6 +247,8 @@ class Runner:
             if source is None or parent[1] not in source["checkpoints"]:
                 raise ConfigError(f"no checkpoint {parent[1]} in run {parent}")
             model.load_state_dict(source["checkpoints"][parent[1]])
+            if both_head == "mean_of_views":
+                _heads_to_mean(model)
         generator = torch.Generator().manual_seed(
             seed * 100_003 + epochs.start
         )
@@ -297,8 +317,12 @@ class Runner:
         clean_epochs: int,
         branch_lr: str = "absolute",
         config: TrainConfig | None = None,
+        both_head: str = "as_trained",
     ) -> list[dict]:
-        """Rows of the deficit-removal protocol for one seed (see module)."""
+        """Rows of the deficit-removal protocol for one seed (see module).
+
+        ``both_head`` applies to branches with k > 0 (see :meth:`run`).
+        """
         check_choice("deficit", deficit, ("none", "blur", "dissociation"))
         check_choice("branch_lr", branch_lr, BRANCH_LR)
         clean_epochs = check_int("clean_epochs", clean_epochs, minimum=5)
@@ -328,6 +352,7 @@ class Runner:
                 restart_at=k if branch_lr == "restart" else None,
                 parent=parent,
                 config=config,
+                both_head=both_head if k > 0 else "as_trained",
             )
             rows.append(self._row(branch, seed=seed, k=k))
         return rows

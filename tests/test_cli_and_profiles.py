@@ -31,7 +31,8 @@ def run_batch(tmp_path: Path, *args: str) -> int:
 
 
 def test_profiles_exist_for_every_chapter():
-    for chapter in ("sensor_dropping", "pathways", "matrix_completion", "rsv"):
+    chapters = ("sensor_dropping", "pathways", "matrix_completion", "rsv")
+    for chapter in chapters + ("stereo_blur",):
         quick = get_profile(chapter, "quick")
         full = get_profile(chapter, "full")
         assert quick != full
@@ -168,11 +169,36 @@ def test_failing_cell_is_named_and_loses_nothing(capsys, tmp_path):
 @pytest.mark.notebook
 def test_chapters_execute_in_quick_profile(tmp_path):
     # every chapter runs through papermill, with its parameters injected
-    code = run_batch(tmp_path, "--profile", "quick", "--device", "cpu")
+    theory = [
+        "sensor_dropping",
+        "pathway_competition",
+        "matrix_completion",
+        "relative_source_variance",
+    ]
+    code = run_batch(
+        tmp_path, "--profile", "quick", "--device", "cpu", "--only", *theory
+    )
+    assert code == 0
+    # the stereo chapter end to end on small data (the book runs it fully)
+    code = run_batch(
+        tmp_path,
+        "--profile",
+        "quick",
+        "--device",
+        "cpu",
+        "--only",
+        "stereo_blur",
+        "-p",
+        "source",
+        "digits",
+        "-p",
+        "seeds",
+        "2",
+    )
     assert code == 0
     times = tmp_path / "times.json"
     recorded = json.loads(times.read_text())
-    assert len(recorded) == 4
+    assert len(recorded) == 5
     for path in tmp_path.glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         injected = [
@@ -208,3 +234,20 @@ def test_text_explorer_recomputes_and_reports_errors():
     assert "depth is 4" in shown.value
     slider.value = 0
     assert "error: depth = 0 must be &gt;= 1" in shown.value
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"source": "svhn"}, "source = 'svhn' is not one of"),
+        ({"removal_epochs": (4, 8)}, "must include 0"),
+        ({"control_epochs": (0, 6)}, "control_epochs [6] are not in"),
+        ({"clean_epochs": 3}, "clean_epochs = 3 must be >= 5"),
+        ({"width": 0.0}, "width = 0 must be > 0"),
+        ({"seeds": 0}, "seeds = 0 must be >= 1"),
+    ],
+)
+def test_stereo_profile_rejects_bad_values(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        get_profile("stereo_blur", "quick", **overrides)
+    assert message in str(err.value) and "\n" not in str(err.value)

@@ -260,3 +260,34 @@ def test_training_learns_digits(tmp_path):
     log = TrainLog(**record["log"])
     assert log.test_acc[-1] > 70.0  # chance is 10 %
     assert log.lr == pytest.approx([0.05 * 0.7**e for e in range(6)])
+
+
+@pytest.mark.parametrize("variant", ["code", "paper"])
+def test_dissociation_trains_the_view_heads_only(digits, variant):
+    torch.manual_seed(0)
+    net = SplitResNet18(1, 10, width=1 / 16, heads="multi")
+    before = {n: h.weight.clone() for n, h in net.heads.items()}
+    cfg = TrainConfig(lr0=0.05, decay=0.7, dissociation_loss=variant)
+    log, _ = train(
+        net,
+        digits,
+        cfg,
+        range(0, 1),
+        torch.Generator().manual_seed(0),
+        deficit=DeficitWindow("dissociation", 0, 1, 1),
+    )
+    assert log.deficit == [True]
+    assert torch.equal(net.heads["both"].weight, before["both"])
+    for name in "ab":  # each single-view head got gradient steps
+        assert not torch.equal(net.heads[name].weight, before[name])
+
+
+def test_fused_head_can_start_as_the_mean_of_view_heads():
+    from cpkit.protocols import _heads_to_mean
+
+    net = SplitResNet18(1, 10, width=1 / 16, heads="multi")
+    _heads_to_mean(net)
+    mean = (net.heads["a"].weight + net.heads["b"].weight) / 2
+    assert torch.equal(net.heads["both"].weight, mean)
+    with pytest.raises(ConfigError, match="needs heads = 'multi'"):
+        _heads_to_mean(SplitResNet18(1, 10, width=1 / 16))
