@@ -38,8 +38,9 @@ def images_per_second(
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    use_bf16 = fast and device.type == "cuda"
     autocast = torch.autocast(
-        device.type, dtype=torch.bfloat16, enabled=fast and device.type == "cuda"
+        device.type, dtype=torch.bfloat16, enabled=use_bf16
     )
 
     def step() -> None:

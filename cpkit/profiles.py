@@ -208,6 +208,10 @@ class StereoProfile:
     n_test: int | None = None
     arch: str = "sresnet18"
     width: float = 1 / 16  # channel multiplier (1 = the paper's net)
+    heads: str = "single"  # "multi": single-view heads a and b as well
+    dissociation_loss: str = "code"  # "code" or "paper" (paper-spec D2)
+    both_head: str = "as_trained"  # or "mean_of_views" at branch start
+    augment: bool = True  # shared pad-crop(-flip) augmentation
     lr0: float = 0.075
     decay: float = 0.97 ** (180 / 8)  # the paper's LR range in 8 epochs
     weight_decay: float = 5e-4
@@ -226,6 +230,15 @@ class StereoProfile:
 
         check_choice("source", self.source, SOURCES)
         check_choice("arch", self.arch, ARCHS)
+        check_choice("heads", self.heads, ("single", "multi"))
+        check_choice(
+            "dissociation_loss", self.dissociation_loss, ("code", "paper")
+        )
+        check_choice(
+            "both_head", self.both_head, ("as_trained", "mean_of_views")
+        )
+        if not isinstance(self.augment, bool):
+            raise ConfigError(f"augment = {self.augment!r} must be True/False")
         check_float("width", self.width, minimum=0.0, strict=True)
         for name in ("image_size", "view_size", "n_train", "n_test"):
             if getattr(self, name) is not None:
@@ -260,7 +273,7 @@ class StereoProfile:
         from cpkit.protocols import DataSpec, ModelSpec
         from cpkit.training import TrainConfig
 
-        model = ModelSpec(self.arch, self.width)
+        model = ModelSpec(self.arch, self.width, self.heads)
         data = DataSpec(
             self.source,
             self.image_size,
@@ -275,11 +288,27 @@ class StereoProfile:
             weight_decay=self.weight_decay,
             batch_size=self.batch_size,
             bn_dry_run=self.bn_dry_run,
+            augment=self.augment,
+            dissociation_loss=self.dissociation_loss,
         )
         constant = dataclasses.replace(
             config, lr0=self.constant_lr, lr_mode="constant"
         )
         return model, data, config, constant
+
+    def runner(self, device, results_dir=None):
+        """A :class:`cpkit.protocols.Runner` of this profile's runs."""
+        from cpkit.protocols import MeasureConfig, Runner, RunStore
+
+        model, data, config, _ = self.specs()
+        return Runner(
+            model,
+            data,
+            config,
+            device,
+            RunStore(results_dir),
+            MeasureConfig(n_conditioning=self.n_conditioning),
+        )
 
 
 _REGISTRY: dict[str, dict[str, object]] = {
@@ -322,6 +351,25 @@ _REGISTRY: dict[str, dict[str, object]] = {
             width=1.0,
             decay=0.97,
             bn_dry_run=True,
+            removal_epochs=tuple(range(0, 181, 20)),
+            control_epochs=(0, 60, 120, 180),
+            clean_epochs=179,
+            constant_lr=5e-4,
+            seeds=4,
+            n_conditioning=100,
+        ),
+    },
+    "stereo_dissociation": {
+        "quick": StereoProfile(
+            heads="multi", lr0=0.05, both_head="mean_of_views"
+        ),
+        "full": StereoProfile(
+            source="cifar10",
+            image_size=None,
+            width=1.0,
+            heads="multi",
+            lr0=0.05,
+            decay=0.97,
             removal_epochs=tuple(range(0, 181, 20)),
             control_epochs=(0, 60, 120, 180),
             clean_epochs=179,

@@ -193,7 +193,7 @@ def test_chapters_execute_in_quick_profile(tmp_path):
         "digits",
         "-p",
         "seeds",
-        "2",
+        "1",
     )
     assert code == 0
     times = tmp_path / "times.json"

@@ -291,3 +291,40 @@ def test_fused_head_can_start_as_the_mean_of_view_heads():
     assert torch.equal(net.heads["both"].weight, mean)
     with pytest.raises(ConfigError, match="needs heads = 'multi'"):
         _heads_to_mean(SplitResNet18(1, 10, width=1 / 16))
+
+
+def _rows(protocol, accs_by_k, rsv=0.0):
+    return [
+        {
+            "protocol": protocol,
+            "seed": s,
+            "k": k,
+            "acc": acc,
+            "rsv_mean": rsv * k,
+        }
+        for k, accs in accs_by_k.items()
+        for s, acc in enumerate(accs)
+    ]
+
+
+def test_removal_study_pairs_by_seed_and_subtracts_the_sham():
+    from cpkit.removal_report import RemovalStudy, beyond_noise
+
+    rows = _rows("blur", {0: [90.0, 80.0, 85.0], 8: [87.0, 76.0, 82.5]}, 0.1)
+    rows += _rows("sham", {0: [90.0, 80.0, 85.0], 8: [89.0, 79.5, 84.0]})
+    study = RemovalStudy(rows, main_epochs=8)
+    # drops are paired per seed, so the seed offsets cancel
+    assert study.paired_drop("blur", 8).tolist() == [3.0, 4.0, 2.5]
+    assert study.paired_drop("blur", 8, minus="sham").tolist() == [
+        2.0,
+        3.5,
+        1.5,
+    ]
+    assert study.gap("blur", "sham", "rsv_mean").tolist() == [0.8] * 3
+    text, remaining, _ = study.controls_summary("blur", "blur", "sham")
+    assert remaining == pytest.approx(7.0 / 3)
+    assert "a drop that the controls do not explain" in text
+    assert beyond_noise([0.1, -0.1, 0.05]) is False
+    assert beyond_noise([1.0]) is None
+    with pytest.raises(ConfigError, match="protocol 'none' is not one of"):
+        study.select("none")
