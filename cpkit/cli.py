@@ -174,7 +174,7 @@ def run_notebooks(args: argparse.Namespace) -> int:
     if args.seed >= 2**32:
         raise ConfigError(f"seed = {args.seed} must be < 2**32")
     if args.timeout is None:
-        args.timeout = 1200 if args.profile == "quick" else 86_400
+        args.timeout = 3600 if args.profile == "quick" else 86_400
     check_int("--timeout", args.timeout, minimum=1)
     parameters = _parameters(args)
     sources = toc_notebooks(root)
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=int,
         default=None,
-        help="seconds per cell (default: 1200 quick, 86400 full)",
+        help="seconds per cell (default: 3600 quick, 86400 full)",
     )
     nb.add_argument("--root", default=".", help="repository root")
     nb.add_argument(

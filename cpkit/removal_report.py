@@ -57,9 +57,17 @@ def views_figure(data, deficit: str) -> go.Figure:
         f"view b, {deficit}": other.numpy() * keep_b,
     }
     fig = make_subplots(rows=1, cols=3, subplot_titles=list(panels))
+    low = min(float(v.min()) for v in panels.values())
+    high = max(float(v.max()) for v in panels.values())
     for i, values in enumerate(panels.values()):
         fig.add_trace(
-            go.Heatmap(z=values[::-1], colorscale="gray", showscale=False),
+            go.Heatmap(
+                z=values[::-1],
+                colorscale="gray",
+                showscale=False,
+                zmin=low,
+                zmax=high,
+            ),
             row=1,
             col=i + 1,
         )
