@@ -62,6 +62,12 @@ class TwoViewNet(nn.Module):
 
     head_names: tuple[str, ...] = ("both",)
 
+    @staticmethod
+    def _check_sizes(in_channels: int, classes: int, width: float) -> float:
+        check_int("in_channels", in_channels, minimum=1)
+        check_int("classes", classes, minimum=2)
+        return check_float("width", width, minimum=0.0, strict=True)
+
     def _make_heads(self, features: int, classes: int, heads: str) -> None:
         check_choice("heads", heads, HEADS)
         self.head_names = ("both", "a", "b") if heads == "multi" else ("both",)
@@ -115,9 +121,7 @@ class SplitResNet18(TwoViewNet):
         heads: str = "single",
     ) -> None:
         super().__init__()
-        check_int("in_channels", in_channels, minimum=1)
-        check_int("classes", classes, minimum=2)
-        width = check_float("width", width, minimum=0.0, strict=True)
+        width = self._check_sizes(in_channels, classes, width)
         c = [_channels(b, width) for b in (64, 128, 256, 512)]
 
         def pathway() -> nn.Sequential:
@@ -165,9 +169,7 @@ class TwoPathwayAllCNN(TwoViewNet):
     ) -> None:
         super().__init__()
         n = check_int("n_blocks", n_blocks, minimum=1)
-        check_int("in_channels", in_channels, minimum=1)
-        check_int("classes", classes, minimum=2)
-        width = check_float("width", width, minimum=0.0, strict=True)
+        width = self._check_sizes(in_channels, classes, width)
         self.n_blocks = n
         base = _channels(96, width)
 

@@ -311,6 +311,21 @@ class StereoProfile:
         )
 
 
+#: the paper's scale (paper-spec 2.4), shared by the stereo chapters
+_STEREO_FULL = {
+    "source": "cifar10",
+    "image_size": None,
+    "width": 1.0,
+    "decay": 0.97,
+    "removal_epochs": tuple(range(0, 181, 20)),
+    "control_epochs": (0, 60, 120, 180),
+    "clean_epochs": 179,
+    "constant_lr": 5e-4,
+    "seeds": 4,
+    "n_conditioning": 100,
+}
+
+
 _REGISTRY: dict[str, dict[str, object]] = {
     "sensor_dropping": {
         "quick": SensorDroppingProfile(),
@@ -345,38 +360,13 @@ _REGISTRY: dict[str, dict[str, object]] = {
     },
     "stereo_blur": {
         "quick": StereoProfile(),
-        "full": StereoProfile(
-            source="cifar10",
-            image_size=None,
-            width=1.0,
-            decay=0.97,
-            bn_dry_run=True,
-            removal_epochs=tuple(range(0, 181, 20)),
-            control_epochs=(0, 60, 120, 180),
-            clean_epochs=179,
-            constant_lr=5e-4,
-            seeds=4,
-            n_conditioning=100,
-        ),
+        "full": StereoProfile(**_STEREO_FULL, bn_dry_run=True),
     },
     "stereo_dissociation": {
         "quick": StereoProfile(
             heads="multi", lr0=0.05, both_head="mean_of_views"
         ),
-        "full": StereoProfile(
-            source="cifar10",
-            image_size=None,
-            width=1.0,
-            heads="multi",
-            lr0=0.05,
-            decay=0.97,
-            removal_epochs=tuple(range(0, 181, 20)),
-            control_epochs=(0, 60, 120, 180),
-            clean_epochs=179,
-            constant_lr=5e-4,
-            seeds=4,
-            n_conditioning=100,
-        ),
+        "full": StereoProfile(**_STEREO_FULL, heads="multi", lr0=0.05),
     },
     "rsv": {
         "quick": RSVProfile(),

@@ -421,6 +421,31 @@ class RemovalStudy:
         """Mean and sd over seeds of field(k = E) - field(k = 0)."""
         return mean_sd(self.paired_change(protocol, self.E, field))
 
+    def probe_summary(self, protocol: str) -> str:
+        """Markdown: the probe's change from k = 0 to k = E, paired."""
+        probe = self.shift(protocol, "probe")
+        return (
+            f"Probe accuracy change from k = 0 to k = {self.E} ({protocol}, "
+            f"paired by seed): **{fmt(probe, sign=True)}** points."
+        )
+
+    def explorer(self, default: str):
+        """Widgets: a protocol and a k; text: every seed's numbers."""
+        from ipywidgets import Dropdown, SelectionSlider
+
+        from cpkit.explorers import text_explorer
+
+        ks = sorted({r["k"] for r in self.rows})
+        return text_explorer(
+            self.report,
+            {
+                "protocol": Dropdown(options=self.protocols, value=default),
+                "k": SelectionSlider(
+                    options=ks, value=ks[-1], description="k"
+                ),
+            },
+        )
+
     def report(self, protocol: str, k: int) -> str:
         """Every seed's numbers for one protocol and k (explorer text)."""
         chosen = self.select(protocol, k)

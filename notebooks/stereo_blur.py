@@ -60,11 +60,9 @@ import time
 chapter_start = time.perf_counter()
 
 from IPython.display import Markdown, display
-from ipywidgets import Dropdown, SelectionSlider
 from myst_nb import glue
 
 from cpkit.config import check_int, resolve_device, seed_everything
-from cpkit.explorers import text_explorer
 from cpkit.figures import provenance, show
 from cpkit.models import count_parameters
 from cpkit.profiles import get_profile
@@ -268,13 +266,8 @@ display(
 
 # %% tags=["hide-input"]
 display(Markdown(study.probe_table()))
+display(Markdown(study.probe_summary("paper's protocol")))
 probe = study.shift("paper's protocol", "probe")
-display(
-    Markdown(
-        f"Probe accuracy change from k = 0 to k = {E} (paper's protocol, "
-        f"paired by seed): **{fmt(probe, sign=True)}** points."
-    )
-)
 
 # %% [markdown]
 # ## Explore the runs
@@ -285,15 +278,7 @@ display(
 
 
 # %%
-text_explorer(
-    study.report,
-    {
-        "protocol": Dropdown(
-            options=list(PROTOCOLS), value="paper's protocol"
-        ),
-        "k": SelectionSlider(options=ks, value=ks[-1], description="k"),
-    },
-)
+study.explorer("paper's protocol")
 
 # %% [markdown]
 # ```{note}
