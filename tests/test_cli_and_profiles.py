@@ -32,7 +32,7 @@ def run_batch(tmp_path: Path, *args: str) -> int:
 
 def test_profiles_exist_for_every_chapter():
     chapters = ("sensor_dropping", "pathways", "matrix_completion", "rsv")
-    for chapter in chapters + ("stereo_blur",):
+    for chapter in chapters + ("stereo_blur", "stereo_dissociation"):
         quick = get_profile(chapter, "quick")
         full = get_profile(chapter, "full")
         assert quick != full
@@ -89,6 +89,8 @@ def test_toc_lists_existing_notebooks():
         "pathway_competition",
         "matrix_completion",
         "relative_source_variance",
+        "stereo_blur",
+        "stereo_dissociation",
     ]
 
 
@@ -179,7 +181,7 @@ def test_chapters_execute_in_quick_profile(tmp_path):
         tmp_path, "--profile", "quick", "--device", "cpu", "--only", *theory
     )
     assert code == 0
-    # the stereo chapter end to end on small data (the book runs it fully)
+    # the stereo chapters end to end on small data (the book runs them fully)
     code = run_batch(
         tmp_path,
         "--profile",
@@ -188,6 +190,7 @@ def test_chapters_execute_in_quick_profile(tmp_path):
         "cpu",
         "--only",
         "stereo_blur",
+        "stereo_dissociation",
         "-p",
         "source",
         "digits",
@@ -198,7 +201,7 @@ def test_chapters_execute_in_quick_profile(tmp_path):
     assert code == 0
     times = tmp_path / "times.json"
     recorded = json.loads(times.read_text())
-    assert len(recorded) == 5
+    assert len(recorded) == 6
     for path in tmp_path.glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         injected = [
