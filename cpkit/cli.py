@@ -55,9 +55,25 @@ def toc_notebooks(root: Path) -> list[Path]:
     return found
 
 
-def parse_value(text: str) -> object:
-    """A -p value as YAML (so 3 is an int and 1e-3 a float)."""
-    value = yaml.safe_load(text)
+#: parameters that name files or folders: kept as text, made absolute
+PATH_SUFFIXES = ("_path", "_dir")
+
+
+def parse_value(text: str, name: str = "") -> object:
+    """A -p value as YAML (so 3 is an int and 1e-3 a float).
+
+    Values of ``*_path`` / ``*_dir`` parameters stay text and are made
+    absolute from the current directory (the kernels run in notebooks/).
+    """
+    if name.endswith(PATH_SUFFIXES):
+        return str(Path(text).expanduser().absolute())
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(
+            f"-p {name} {text!r}: not a value (quote it as YAML text, "
+            "e.g. \"'...'\")"
+        ) from None
     if isinstance(value, str):
         try:
             return float(value)
@@ -152,7 +168,7 @@ def _parameters(args: argparse.Namespace) -> dict:
                 f"-p {name}: set it with --{name} instead, so that the run "
                 "is labelled and timed under the right name"
             )
-        value = parse_value(text)
+        value = parse_value(text, name)
         if value is None:
             raise ConfigError(
                 f"-p {name} {text}: null is not a value; leave the "

@@ -237,6 +237,12 @@ class StereoProfile:
         check_choice(
             "both_head", self.both_head, ("as_trained", "mean_of_views")
         )
+        if self.both_head == "mean_of_views" and self.heads != "multi":
+            raise ConfigError(
+                "both_head = 'mean_of_views' needs heads = 'multi'"
+            )
+        if self.image_size is not None:
+            check_int("image_size", self.image_size, minimum=4)
         if not isinstance(self.augment, bool):
             raise ConfigError(f"augment = {self.augment!r} must be True/False")
         check_float("width", self.width, minimum=0.0, strict=True)
@@ -245,7 +251,8 @@ class StereoProfile:
                 check_int(name, getattr(self, name), minimum=1)
         check_float("lr0", self.lr0, minimum=0.0, strict=True)
         check_float("constant_lr", self.constant_lr, minimum=0.0, strict=True)
-        check_float("decay", self.decay, minimum=0.0, strict=True)
+        if check_float("decay", self.decay, minimum=0.0, strict=True) > 1:
+            raise ConfigError(f"decay = {self.decay:g} must be <= 1")
         check_float("weight_decay", self.weight_decay, minimum=0.0)
         check_int("batch_size", self.batch_size, minimum=1)
         check_int("clean_epochs", self.clean_epochs, minimum=5)

@@ -29,6 +29,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 
 import cpkit
-from cpkit.config import check_choice, check_int
+from cpkit.config import check_choice, check_int, resolve_device
 from cpkit.deficits import DeficitWindow
 from cpkit.errors import ConfigError
 from cpkit.metrics.network import (
@@ -133,8 +134,15 @@ class RunStore:
     def get(self, key: str) -> dict | None:
         if key in self._memory:
             return self._memory[key]
-        if self.root is not None and (self.root / f"{key}.pt").is_file():
-            record = torch.load(self.root / f"{key}.pt", weights_only=True)
+        path = None if self.root is None else self.root / f"{key}.pt"
+        if path is not None and path.is_file():
+            try:
+                record = torch.load(path, weights_only=True)
+            except Exception as err:  # truncated, empty, not torch
+                raise ConfigError(
+                    f"stored run {path} cannot be read ({type(err).__name__})"
+                    ": delete that file to recompute the run"
+                ) from None
             self._memory[key] = record
             return record
         return None
@@ -142,9 +150,16 @@ class RunStore:
     def put(self, key: str, record: dict) -> None:
         self._memory[key] = record
         if self.root is not None:
-            tmp = self.root / f".{key}.pt.tmp"
-            torch.save(record, tmp)
-            os.replace(tmp, self.root / f"{key}.pt")
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{key}.", suffix=".tmp", dir=self.root
+            )
+            os.close(fd)
+            try:
+                torch.save(record, tmp)
+                os.replace(tmp, self.root / f"{key}.pt")
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,11 @@ class MeasureConfig:
     rsv_images: int | None = None  # test images varied (default: all)
     probe: bool = True  # linear probe on the fused features
     single_view: bool = True  # accuracy and loss from one view alone
+
+    def __post_init__(self) -> None:
+        check_int("n_conditioning", self.n_conditioning, minimum=2)
+        if self.rsv_images is not None:
+            check_int("rsv_images", self.rsv_images, minimum=2)
 
 
 class Runner:
@@ -171,13 +191,23 @@ class Runner:
         progress: bool = False,
     ) -> None:
         self.model_spec, self.data_spec, self.config = model, data, config
-        self.device = torch.device(device)
+        self.device = (
+            resolve_device(device) if isinstance(device, str) else device
+        )
         self.data = data.load(self.device)
         self.store = store or RunStore()
         self.measure_config = measure or MeasureConfig()
         self.progress = progress
         self._code = _code_digest()
         self.new_model(0)  # fail early on a bad model spec
+        measured = len(self.data.x_test)
+        if self.measure_config.rsv_images is not None:
+            measured = min(measured, self.measure_config.rsv_images)
+        if self.measure_config.n_conditioning > measured:
+            raise ConfigError(
+                f"n_conditioning = {self.measure_config.n_conditioning} "
+                f"exceeds the {measured} test images measured: lower it"
+            )
 
     def new_model(self, seed: int) -> torch.nn.Module:
         """The network at initialisation for ``seed``."""
@@ -199,6 +229,9 @@ class Runner:
             "config": dataclasses.asdict(self.config),
             "measure": dataclasses.asdict(self.measure_config),
             "code": self._code,
+            # bf16 on CUDA, float32 elsewhere; results differ across them
+            "device": self.device.type,
+            "torch": torch.__version__.split("+")[0],
             **run,
         }
         text = json.dumps(payload, sort_keys=True, default=str)
@@ -318,13 +351,25 @@ class Runner:
         branch_lr: str = "absolute",
         config: TrainConfig | None = None,
         both_head: str = "as_trained",
+        main_checkpoints: Sequence[int] = (),
     ) -> list[dict]:
         """Rows of the deficit-removal protocol for one seed (see module).
 
         ``both_head`` applies to branches with k > 0 (see :meth:`run`).
+        ``main_checkpoints``: extra checkpoints for the main run, so that
+        sweeps over different k share it.
         """
         check_choice("deficit", deficit, ("none", "blur", "dissociation"))
         check_choice("branch_lr", branch_lr, BRANCH_LR)
+        check_choice("both_head", both_head, BOTH_HEAD)
+        if both_head == "mean_of_views" and self.model_spec.heads != "multi":
+            raise ConfigError(
+                "both_head = 'mean_of_views' needs heads = 'multi'"
+            )
+        if deficit == "dissociation" and self.model_spec.heads != "multi":
+            raise ConfigError(
+                "deficit = 'dissociation' needs a model with heads = 'multi'"
+            )
         clean_epochs = check_int("clean_epochs", clean_epochs, minimum=5)
         ks = sorted(
             {check_int("removal epoch", k, minimum=0) for k in removal_epochs}
@@ -335,11 +380,19 @@ class Runner:
         last = ks[-1]
         main = None
         if last > 0:
+            # one main run serves every protocol that shares its deficit
+            # and schedule: it keeps the checkpoints all of them need
+            wanted = sorted(set(ks) | set(main_checkpoints))
+            if wanted[-1] > last:
+                raise ConfigError(
+                    f"main_checkpoints {wanted} go past the main run's "
+                    f"{last} epochs"
+                )
             main = self.run(
                 seed,
                 range(0, last),
                 DeficitWindow(deficit, 0, last, last),
-                checkpoints=ks,
+                checkpoints=wanted,
                 config=config,
             )
         rows = []
@@ -349,7 +402,8 @@ class Runner:
             branch = self.run(
                 seed,
                 range(k + 1, k + 1 + clean_epochs),
-                restart_at=k if branch_lr == "restart" else None,
+                # at k = 0 a restarted LR is the absolute one: one run
+                restart_at=k if branch_lr == "restart" and k > 0 else None,
                 parent=parent,
                 config=config,
                 both_head=both_head if k > 0 else "as_trained",
@@ -367,13 +421,17 @@ class Runner:
     ) -> list[dict]:
         """Rows of the sliding-window protocol for one seed (see module)."""
         check_choice("deficit", deficit, ("blur", "dissociation"))
+        total_epochs = check_int("total_epochs", total_epochs, minimum=5)
+        windows = [
+            DeficitWindow(deficit, onset, length, total_epochs)
+            for onset in onsets
+        ]  # every window checked before any training
         base = self.run(seed, range(0, total_epochs))
         base_acc = TrainLog(**base["log"]).last_mean()
         rows = []
-        for onset in onsets:
-            window = DeficitWindow(deficit, onset, length, total_epochs)
+        for window in windows:
             run = self.run(seed, range(0, total_epochs), window)
-            row = self._row(run, seed=seed, onset=onset)
+            row = self._row(run, seed=seed, onset=window.onset)
             row["drop"] = base_acc - row["acc"]
             rows.append(row)
         return rows

@@ -127,6 +127,10 @@ class RemovalStudy:
         import time
 
         rows, seconds = [], {}
+        # main runs with the same deficit and schedule are shared
+        shared = sorted(
+            {k for p in protocols.values() for k in p.removal_epochs}
+        )
         for name, p in protocols.items():
             start = time.perf_counter()
             for seed in seeds:
@@ -138,6 +142,7 @@ class RemovalStudy:
                     p.branch_lr,
                     p.config,
                     p.both_head,
+                    [k for k in shared if k <= max(p.removal_epochs)],
                 ):
                     rows.append({"protocol": name, **row})
             seconds[name] = time.perf_counter() - start

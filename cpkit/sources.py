@@ -77,6 +77,12 @@ def fashion_mnist(
 
 def _cifar_blobs(path: Path, names: list[str]) -> dict[str, bytes]:
     """Raw bytes of CIFAR-10 members from the tarball or a folder."""
+    path = path.expanduser()
+    if not path.exists():
+        raise ConfigError(
+            f"CIFAR-10 not found: {path} does not exist (give the path of "
+            "cifar-10-python.tar.gz or of its extracted folder)"
+        )
     if path.is_file():
         try:
             with tarfile.open(path, "r:gz") as tar:
@@ -123,7 +129,8 @@ def cifar10(
             if hashlib.md5(blob).hexdigest() != CIFAR10_MD5[name]:
                 raise ConfigError(
                     f"CIFAR-10 file {name} in {path} fails its md5 check: "
-                    "the copy is corrupt or not the official one"
+                    "the copy is corrupt or not the official one; download "
+                    "cifar-10-python.tar.gz again from the CIFAR-10 page"
                 )
     images, labels = [], []
     for name in names:

@@ -54,7 +54,15 @@ class TrainConfig:
         if self.decay > 1:
             raise ConfigError(f"decay = {self.decay:g} must be <= 1")
         check_choice("lr_mode", self.lr_mode, LR_MODES)
-        check_float("momentum", self.momentum, minimum=0.0)
+        if not 0 <= check_float("momentum", self.momentum) < 1:
+            raise ConfigError(
+                f"momentum = {self.momentum:g} must be in [0, 1)"
+            )
+        for name in ("augment", "bn_dry_run"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"{name} = {getattr(self, name)!r} must be True or False"
+                )
         check_float("weight_decay", self.weight_decay, minimum=0.0)
         check_int("batch_size", self.batch_size, minimum=1)
         check_rand_zero(self.rand_zero)
@@ -222,9 +230,16 @@ def train(
     epoch k. A fresh optimiser is made here, so resuming from a checkpoint
     restores weights only, as the paper's branches did.
     """
-    if epochs.step != 1 or len(epochs) == 0:
-        raise ConfigError(f"epochs = {epochs} must be a non-empty range")
+    if not isinstance(epochs, range) or epochs.step != 1 or not epochs:
+        raise ConfigError(f"epochs = {epochs!r} must be a non-empty range")
     deficit = deficit or DeficitWindow()
+    if deficit.kind != "none" and deficit.length > 0:
+        end = deficit.onset + deficit.length
+        if deficit.onset < epochs.start or end > epochs.stop:
+            raise ConfigError(
+                f"deficit window [{deficit.onset}, {end}) is not inside the "
+                f"run's epochs {epochs.start}..{epochs.stop}"
+            )
     if deficit.kind == "dissociation" and "a" not in model.head_names:
         raise ConfigError(
             "deficit = 'dissociation' needs a model with heads = 'multi'"

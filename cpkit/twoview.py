@@ -12,6 +12,7 @@ device; no image library touches single samples.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,8 +125,8 @@ def _split(
     """Disjoint random train/test indices (for sources without a split)."""
     if n_train + n_test > n:
         raise ConfigError(
-            f"n_train + n_test = {n_train + n_test} exceeds the {n} images "
-            "of the source"
+            f"n_train + n_test = {n_train} + {n_test} exceeds the {n} "
+            "images of the source: lower n_train or n_test"
         )
     order = np.random.default_rng(seed).permutation(n)
     return order[:n_train], order[n_train : n_train + n_test]
@@ -152,10 +153,12 @@ def _read(
         x_tr, y_tr = sources.fashion_mnist("train")
         x_te, y_te = sources.fashion_mnist("test")
     else:
-        if cifar_path is None:
+        cifar_path = cifar_path or os.environ.get("CPKIT_CIFAR10")
+        if not cifar_path:
             raise ConfigError(
-                "source = 'cifar10' needs cifar_path: the path of "
-                "cifar-10-python.tar.gz or of its extracted folder"
+                "source = 'cifar10' needs cifar_path (or the environment "
+                "variable CPKIT_CIFAR10): the path of cifar-10-python.tar.gz "
+                "or of its extracted folder"
             )
         x_tr, y_tr = sources.cifar10(cifar_path, "train")
         x_te, y_te = sources.cifar10(cifar_path, "test")
@@ -192,6 +195,12 @@ def load_two_view(
     ``pad``: augmentation padding (default: 1/8 of the width).
     """
     check_choice("source", source, SOURCES)
+    if cifar_path is not None and source != "cifar10":
+        raise ConfigError(
+            f"cifar_path is set but source = {source!r}: add source = "
+            "'cifar10' to train on CIFAR-10, or drop cifar_path"
+        )
+    check_int("split_seed", split_seed, minimum=0)
     for name, n in (("n_train", n_train), ("n_test", n_test)):
         if n is not None:
             check_int(name, n, minimum=1)
@@ -226,6 +235,10 @@ def load_two_view(
         )
     pad = max(1, round(width / 8)) if pad is None else pad
     pad = check_int("pad", pad, minimum=0)
+    if pad >= width:
+        raise ConfigError(
+            f"pad = {pad} must be smaller than the width {width}"
+        )
     device = torch.device(device)
     return TwoViewData(
         source=source,
@@ -236,7 +249,7 @@ def load_two_view(
         view_size=view_size,
         pad=pad,
         flip=FLIPS.get(source, True),
-        classes=int(max(y_tr.max(), y_te.max())) + 1,
+        classes=10,  # every source here has ten classes
     )
 
 

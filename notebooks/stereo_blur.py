@@ -50,7 +50,7 @@ profile = "quick"  # "quick" (small ResNet, MNIST, CPU) or "full" (paper)
 device = "auto"  # where the networks train
 seed = 0  # first seed; the profile's number of seeds follow it
 seeds = None  # number of seeds (None: the profile's)
-source = None  # mnist5k, fashion_mnist, cifar10 (None: the profile's)
+source = None  # mnist5k, fashion_mnist, cifar10, digits (None: profile)
 cifar_path = None  # cifar-10-python.tar.gz or its folder (for cifar10)
 results_dir = None  # folder that keeps finished runs (None: memory only)
 

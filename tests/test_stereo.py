@@ -162,8 +162,17 @@ def test_checkpoint_k_holds_exactly_k_deficit_epochs(digits):
         QUICK,
         range(0, 2),
         torch.Generator().manual_seed(1),
-        deficit=window,
+        deficit=DeficitWindow("blur", 0, 2, 2),
     )
+    with pytest.raises(ConfigError, match=r"\[0, 3\) is not inside"):
+        train(
+            fresh(),
+            digits,
+            QUICK,
+            range(0, 2),
+            torch.Generator(),
+            deficit=window,
+        )
     assert _weights_equal(saved[2], two.state_dict())
     with pytest.raises(ConfigError, match=r"checkpoints \[5\] are outside"):
         train(
@@ -328,3 +337,58 @@ def test_removal_study_pairs_by_seed_and_subtracts_the_sham():
     assert beyond_noise([1.0]) is None
     with pytest.raises(ConfigError, match="protocol 'none' is not one of"):
         study.select("none")
+
+
+def test_sweeps_share_main_runs_and_k0_branches(tmp_path, monkeypatch):
+    import cpkit.protocols as protocols
+    from cpkit.removal_report import Protocol, RemovalStudy
+
+    calls = []
+    real_train = protocols.train
+
+    def counting(model, data, config, epochs, *args, **kw):
+        calls.append((epochs.start, epochs.stop))
+        return real_train(model, data, config, epochs, *args, **kw)
+
+    monkeypatch.setattr(protocols, "train", counting)
+    study = RemovalStudy.run(
+        _runner(tmp_path),
+        {
+            "absolute": Protocol("blur", (0, 1, 2)),
+            "restart": Protocol("blur", (0, 2), "restart"),
+        },
+        seeds=[0],
+        clean_epochs=5,
+        log=lambda *_: None,
+    )
+    # one main run, k = 0 shared: branches at 1 and 2, restarted one at 2
+    assert sorted(calls) == [(0, 2), (1, 6), (2, 7), (3, 8), (3, 8)]
+    assert study.ks("restart") == [0, 2]
+
+
+def test_unreadable_stored_run_names_the_file(tmp_path):
+    store = RunStore(tmp_path)
+    (tmp_path / "abc.pt").write_bytes(b"")
+    with pytest.raises(ConfigError, match="abc.pt cannot be read"):
+        store.get("abc")
+    store.put("def", {"x": torch.ones(2)})
+    assert torch.equal(RunStore(tmp_path).get("def")["x"], torch.ones(2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["abc.pt", "def.pt"]
+
+
+def test_cifar_path_is_never_ignored(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="cifar_path is set but source"):
+        load_two_view("digits", cifar_path=tmp_path)
+    monkeypatch.setenv("CPKIT_CIFAR10", str(tmp_path / "missing.tar.gz"))
+    with pytest.raises(ConfigError, match="missing.tar.gz does not exist"):
+        load_two_view("cifar10")
+
+
+def test_cli_path_parameters_are_absolute_text(tmp_path, monkeypatch):
+    from cpkit.cli import parse_value
+
+    monkeypatch.chdir(tmp_path)
+    assert parse_value("runs #2", "results_dir") == str(tmp_path / "runs #2")
+    assert parse_value("3", "seeds") == 3
+    with pytest.raises(ConfigError, match="not a value"):
+        parse_value("*x", "source")
