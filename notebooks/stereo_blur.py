@@ -53,6 +53,8 @@ seeds = None  # number of seeds (None: the profile's)
 source = None  # mnist5k, fashion_mnist, cifar10, digits (None: profile)
 cifar_path = None  # cifar-10-python.tar.gz or its folder (for cifar10)
 results_dir = None  # folder that keeps finished runs (None: memory only)
+view_size = None  # columns per view (None: half, as the paper's 16 of 32)
+lr0 = None  # initial learning rate (None: the profile's)
 
 # %%
 import time
@@ -81,6 +83,8 @@ cfg = get_profile(
     seeds=seeds,
     source=source,
     cifar_path=cifar_path,
+    view_size=view_size,
+    lr0=lr0,
 )
 seed = check_int("seed", seed, minimum=0)
 torch_device = resolve_device(device)
