@@ -246,7 +246,7 @@ class StereoProfile:
         if not isinstance(self.augment, bool):
             raise ConfigError(f"augment = {self.augment!r} must be True/False")
         check_float("width", self.width, minimum=0.0, strict=True)
-        for name in ("image_size", "view_size", "n_train", "n_test"):
+        for name in ("view_size", "n_train", "n_test"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), minimum=1)
         check_float("lr0", self.lr0, minimum=0.0, strict=True)

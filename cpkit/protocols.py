@@ -446,18 +446,3 @@ class Runner:
             "epochs": list(log.epochs),
             **record["metrics"],
         }
-
-
-def summarize(
-    rows: Sequence[dict], by: str, value: str
-) -> dict[object, tuple[float, float, int]]:
-    """{group: (mean, sample sd, n)} of ``value`` per distinct ``by``."""
-    groups: dict[object, list[float]] = {}
-    for row in rows:
-        groups.setdefault(row[by], []).append(float(row[value]))
-    out = {}
-    for group, values in sorted(groups.items()):
-        v = np.asarray(values)
-        sd = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
-        out[group] = (float(v.mean()), sd, len(v))
-    return out

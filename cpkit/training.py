@@ -275,15 +275,21 @@ def train(
 
         iterator = tqdm(epochs, desc="epochs", leave=False)
     for epoch in iterator:
+        # checkpoint k: the weights before epoch k (k epochs of training)
         if epoch in wanted:
             saved[epoch] = snapshot()
+
+        # LR of this absolute epoch; the deficit only inside its window
         lr = config.lr(epoch, restart_at)
         for group in opt.param_groups:
             group["lr"] = lr
         active = deficit.active(epoch)
         kind = deficit.kind if active else "none"
+
+        # one pass over the shuffled, augmented training set
         model.train()
-        total, count = 0.0, 0
+        total = torch.zeros((), device=device)  # summed on the device:
+        count = 0  # no host sync per step
         for x, y in data.batches(
             config.batch_size, generator, augmented=config.augment
         ):
@@ -303,19 +309,22 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += loss.item() * len(y)
+            total += loss.detach() * len(y)
             count += len(y)
-        if not math.isfinite(total):
+        train_loss = total.item() / count
+        if not math.isfinite(train_loss):
             raise ConfigError(
-                f"training diverged at epoch {epoch} (loss {total}): "
+                f"training diverged at epoch {epoch} (loss {train_loss}): "
                 f"lower lr0 = {config.lr0:g}"
             )
+
+        # clean test accuracy, logged per epoch (the last 5 make the metric)
         if config.bn_dry_run:
             reestimate_bn(model, data, config.eval_batch)
         acc, test_loss = evaluate(model, data, batch_size=config.eval_batch)
         log.epochs.append(epoch)
         log.lr.append(lr)
-        log.train_loss.append(total / count)
+        log.train_loss.append(train_loss)
         log.test_acc.append(acc)
         log.test_loss.append(test_loss)
         log.deficit.append(active)

@@ -150,6 +150,8 @@ PROTOCOLS = {
 }
 study = RemovalStudy.run(runner, PROTOCOLS, seed_list, cfg.clean_epochs)
 total_seconds = sum(study.seconds.values())
+for name, seconds in study.seconds.items():
+    print(f"{name}: {seconds:.0f} s")
 
 # %% [markdown]
 # ## Final accuracy against the length of the deficit
