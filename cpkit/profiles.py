@@ -318,6 +318,88 @@ class StereoProfile:
         )
 
 
+@dataclass(frozen=True)
+class TimingDepthProfile(StereoProfile):
+    """The stereo timing-and-depth chapter: sliding windows, deeper nets.
+
+    The inherited fields describe the sliding-window runs (the multi-head
+    Split-ResNet of the dissociation chapter); ``window_*`` the windows;
+    ``depth_*`` the depth experiment (paper Fig. 5-centre): two-pathway
+    All-CNNs with ``depth_blocks`` blocks, blur removal at a constant LR,
+    beside a sham main run without deficit.
+    """
+
+    window_deficit: str = "dissociation"  # or "blur"
+    window_onsets: tuple[int, ...] = (0, 3, 6)  # first deficit epochs
+    window_length: int = 2  # deficit epochs per window
+    window_recovery: int = 8  # clean epochs after every window
+    window_schedules: tuple[str, ...] = ("constant",)  # and/or "decay"
+    depth_blocks: tuple[int, ...] = (1, 2, 3)  # n of the All-CNN (paper)
+    depth_width: float = 1 / 8  # channel multiplier of the All-CNN
+    depth_lr: float = 0.02  # constant LR (paper: 0.001)
+    depth_weight_decay: float = 1e-3  # (paper: 1e-3)
+    depth_removal_epochs: tuple[int, ...] = (0, 6)  # k (paper: 0..280)
+    depth_clean_epochs: int = 6  # epochs after removal (paper: 159)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice(
+            "window_deficit", self.window_deficit, ("blur", "dissociation")
+        )
+        if self.window_deficit == "dissociation" and self.heads != "multi":
+            raise ConfigError(
+                "window_deficit = 'dissociation' needs heads = 'multi'"
+            )
+        for s in _check_tuple("window_onsets", self.window_onsets):
+            check_int("window_onsets", s, minimum=0)
+        check_int("window_length", self.window_length, minimum=1)
+        check_int("window_recovery", self.window_recovery, minimum=5)
+        for name in _check_tuple("window_schedules", self.window_schedules):
+            check_choice("window_schedules", name, ("decay", "constant"))
+        for n in _check_tuple("depth_blocks", self.depth_blocks):
+            check_int("depth_blocks", n, minimum=1)
+        check_float("depth_width", self.depth_width, minimum=0.0, strict=True)
+        check_float("depth_lr", self.depth_lr, minimum=0.0, strict=True)
+        check_float("depth_weight_decay", self.depth_weight_decay, minimum=0.0)
+        ks = _check_tuple("depth_removal_epochs", self.depth_removal_epochs)
+        for k in ks:
+            check_int("depth_removal_epochs", k, minimum=0)
+        if 0 not in ks or max(ks) == 0:
+            raise ConfigError(
+                f"depth_removal_epochs = {ks} must include 0 and a k > 0"
+            )
+        check_int("depth_clean_epochs", self.depth_clean_epochs, minimum=5)
+
+    def window_configs(self):
+        """{schedule name: TrainConfig} of the sliding-window sweeps."""
+        _, _, config, constant = self.specs()
+        names = {
+            "decay": (f"LR {self.lr0:g} decaying by {self.decay:.3g}", config),
+            "constant": (f"constant LR {self.constant_lr:g}", constant),
+        }
+        return dict(names[s] for s in self.window_schedules)
+
+    def depth_runner(self, n_blocks: int, device, results_dir=None):
+        """A Runner of the All-CNN with ``n_blocks`` at the depth LR."""
+        from cpkit.protocols import MeasureConfig, ModelSpec, Runner, RunStore
+
+        _, data, config, _ = self.specs()
+        config = dataclasses.replace(
+            config,
+            lr0=self.depth_lr,
+            lr_mode="constant",
+            weight_decay=self.depth_weight_decay,
+        )
+        return Runner(
+            ModelSpec("allcnn", self.depth_width, "single", n_blocks),
+            data,
+            config,
+            device,
+            RunStore(results_dir),
+            MeasureConfig(n_conditioning=self.n_conditioning),
+        )
+
+
 #: the paper's scale (paper-spec 2.4), shared by the stereo chapters
 _STEREO_FULL = {
     "source": "cifar10",
@@ -374,6 +456,24 @@ _REGISTRY: dict[str, dict[str, object]] = {
             heads="multi", lr0=0.05, both_head="mean_of_views"
         ),
         "full": StereoProfile(**_STEREO_FULL, heads="multi", lr0=0.05),
+    },
+    "stereo_timing_depth": {
+        "quick": TimingDepthProfile(
+            heads="multi", lr0=0.05, both_head="mean_of_views"
+        ),
+        "full": TimingDepthProfile(
+            **_STEREO_FULL,
+            heads="multi",
+            lr0=0.05,
+            window_onsets=(0, 40, 80, 120, 160),
+            window_length=20,
+            window_recovery=60,
+            window_schedules=("decay", "constant"),
+            depth_width=1.0,
+            depth_lr=0.001,
+            depth_removal_epochs=tuple(range(0, 281, 40)),
+            depth_clean_epochs=159,
+        ),
     },
     "rsv": {
         "quick": RSVProfile(),

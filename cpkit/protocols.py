@@ -15,8 +15,12 @@ main run's checkpoints.
   (``branch_lr="restart"``, lr0 * decay**(epoch - k)), a control for lost
   plasticity. ``deficit="none"`` gives the sham main run.
 - :meth:`Runner.window_sweep`: a fixed-length deficit window at several
-  onsets inside one training budget, each run compared with the
-  no-deficit run of the same seed.
+  onsets s, each followed by the same number of clean recovery epochs.
+  A no-deficit base run keeps checkpoints at every onset; from checkpoint
+  s two branches train epochs s .. s+length+recovery-1, one with the
+  deficit in [s, s+length), one without (the sham), with the same data
+  order. The drop at s is sham minus window accuracy, so a late window
+  is not penalised for having less time to recover.
 
 Each result row holds the metric the paper plots (mean test accuracy of
 the last 5 epochs), the accuracy curve, the probe accuracy, single-view
@@ -417,22 +421,49 @@ class Runner:
         deficit: str,
         onsets: Sequence[int],
         length: int,
-        total_epochs: int,
+        recovery: int,
+        config: TrainConfig | None = None,
     ) -> list[dict]:
-        """Rows of the sliding-window protocol for one seed (see module)."""
+        """Rows of the sliding-window protocol for one seed (see module).
+
+        Each row: the window branch's metrics, ``sham_acc`` (same start,
+        no deficit) and ``drop`` = sham_acc - acc, both last-5 means at
+        epoch onset + length + recovery.
+        """
         check_choice("deficit", deficit, ("blur", "dissociation"))
-        total_epochs = check_int("total_epochs", total_epochs, minimum=5)
-        windows = [
-            DeficitWindow(deficit, onset, length, total_epochs)
-            for onset in onsets
-        ]  # every window checked before any training
-        base = self.run(seed, range(0, total_epochs))
-        base_acc = TrainLog(**base["log"]).last_mean()
+        if deficit == "dissociation" and self.model_spec.heads != "multi":
+            raise ConfigError(
+                "deficit = 'dissociation' needs a model with heads = 'multi'"
+            )
+        length = check_int("window length", length, minimum=1)
+        recovery = check_int("recovery epochs", recovery, minimum=5)
+        starts = sorted(
+            {check_int("window onset", s, minimum=0) for s in onsets}
+        )
+        if not starts:
+            raise ConfigError("window onsets are empty")
+        config = config or self.config
+        base = None
+        if starts[-1] > 0:
+            base = self.run(
+                seed,
+                range(0, starts[-1]),
+                checkpoints=[s for s in starts if s > 0],
+                config=config,
+            )
         rows = []
-        for window in windows:
-            run = self.run(seed, range(0, total_epochs), window)
-            row = self._row(run, seed=seed, onset=window.onset)
-            row["drop"] = base_acc - row["acc"]
+        for s in starts:
+            stop = s + length + recovery
+            parent = None if s == 0 else (base["key"], s)
+            window = DeficitWindow(deficit, s, length, stop)
+            hit = self.run(
+                seed, range(s, stop), window, parent=parent, config=config
+            )
+            sham = self.run(seed, range(s, stop), parent=parent, config=config)
+            row = self._row(hit, seed=seed, onset=s)
+            row["sham_acc"] = TrainLog(**sham["log"]).last_mean(5)
+            row["sham_curve"] = list(sham["log"]["test_acc"])
+            row["drop"] = row["sham_acc"] - row["acc"]
             rows.append(row)
         return rows
 

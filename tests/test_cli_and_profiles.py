@@ -32,7 +32,8 @@ def run_batch(tmp_path: Path, *args: str) -> int:
 
 def test_profiles_exist_for_every_chapter():
     chapters = ("sensor_dropping", "pathways", "matrix_completion", "rsv")
-    for chapter in chapters + ("stereo_blur", "stereo_dissociation"):
+    stereo = ("stereo_blur", "stereo_dissociation", "stereo_timing_depth")
+    for chapter in chapters + stereo:
         quick = get_profile(chapter, "quick")
         full = get_profile(chapter, "full")
         assert quick != full
@@ -91,6 +92,7 @@ def test_toc_lists_existing_notebooks():
         "relative_source_variance",
         "stereo_blur",
         "stereo_dissociation",
+        "stereo_timing_depth",
     ]
 
 
@@ -191,6 +193,7 @@ def test_chapters_execute_in_quick_profile(tmp_path):
         "--only",
         "stereo_blur",
         "stereo_dissociation",
+        "stereo_timing_depth",
         "-p",
         "source",
         "digits",
@@ -201,7 +204,7 @@ def test_chapters_execute_in_quick_profile(tmp_path):
     assert code == 0
     times = tmp_path / "times.json"
     recorded = json.loads(times.read_text())
-    assert len(recorded) == 6
+    assert len(recorded) == 7
     for path in tmp_path.glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         injected = [
