@@ -340,6 +340,7 @@ class TimingDepthProfile(StereoProfile):
     depth_weight_decay: float = 1e-3  # (paper: 1e-3)
     depth_removal_epochs: tuple[int, ...] = (0, 6)  # k (paper: 0..280)
     depth_clean_epochs: int = 6  # epochs after removal (paper: 159)
+    depth_bn_dry_run: bool = False  # BN re-estimation (paper's main.py)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -369,6 +370,11 @@ class TimingDepthProfile(StereoProfile):
                 f"depth_removal_epochs = {ks} must include 0 and a k > 0"
             )
         check_int("depth_clean_epochs", self.depth_clean_epochs, minimum=5)
+        if not isinstance(self.depth_bn_dry_run, bool):
+            raise ConfigError(
+                f"depth_bn_dry_run = {self.depth_bn_dry_run!r} must be "
+                "True or False"
+            )
 
     def window_configs(self):
         """{schedule name: TrainConfig} of the sliding-window sweeps."""
@@ -389,6 +395,7 @@ class TimingDepthProfile(StereoProfile):
             lr0=self.depth_lr,
             lr_mode="constant",
             weight_decay=self.depth_weight_decay,
+            bn_dry_run=self.depth_bn_dry_run,
         )
         return Runner(
             ModelSpec("allcnn", self.depth_width, "single", n_blocks),
@@ -458,9 +465,7 @@ _REGISTRY: dict[str, dict[str, object]] = {
         "full": StereoProfile(**_STEREO_FULL, heads="multi", lr0=0.05),
     },
     "stereo_timing_depth": {
-        "quick": TimingDepthProfile(
-            heads="multi", lr0=0.05, both_head="mean_of_views"
-        ),
+        "quick": TimingDepthProfile(heads="multi", lr0=0.05),
         "full": TimingDepthProfile(
             **_STEREO_FULL,
             heads="multi",
@@ -473,6 +478,7 @@ _REGISTRY: dict[str, dict[str, object]] = {
             depth_lr=0.001,
             depth_removal_epochs=tuple(range(0, 281, 40)),
             depth_clean_epochs=159,
+            depth_bn_dry_run=True,
         ),
     },
     "rsv": {

@@ -95,6 +95,12 @@ def paper_abs_rsv(figure: str, panel: str) -> float:
     return float((frac * np.abs(centres)).sum() / frac.sum())
 
 
+def paper_mean_rsv(figure: str, panel: str) -> float:
+    """Mean RSV of a digitized paper histogram (bin centres, cpkit sign)."""
+    centres, frac = reference.rsv_histogram(figure, panel)
+    return float((frac * centres).sum() / frac.sum())
+
+
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (NaN for one value)."""
     v = np.asarray(values, dtype=float)

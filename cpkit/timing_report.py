@@ -342,7 +342,7 @@ class DepthStudy:
         paper = reference.digitized()["fig5_center_depth_relative_acc"]
         lines = [
             f"| n | parameters | acc, k = 0 | blur, k = {E} | drop | "
-            f"sham drop | blur minus sham | | paper, k = 280 |",
+            f"sham drop | drop minus sham drop | | paper drop, k = 280 |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for n in self.depths:

@@ -262,6 +262,12 @@ def train(
     )
     log = log or TrainLog()
     saved: dict[int, dict[str, torch.Tensor]] = {}
+    # the deficit's own draws (dissociation pairs, the code's random head)
+    # come from a second stream, so that a run with a deficit window and
+    # one without see the same batches, crops and view zeroing
+    mixing = torch.Generator().manual_seed(
+        (generator.initial_seed() + 0x9E3779B97F4A7C15) % 2**63
+    )
 
     def snapshot() -> dict[str, torch.Tensor]:
         return {
@@ -294,7 +300,7 @@ def train(
             config.batch_size, generator, augmented=config.augment
         ):
             x_a, x_b, y, from_b = make_views(
-                x, y, data.view_size, kind, generator, config.rand_zero
+                x, y, data.view_size, kind, generator, config.rand_zero, mixing
             )
             with _autocast(device):
                 loss = _step_loss(
@@ -304,7 +310,7 @@ def train(
                     y,
                     from_b,
                     config,
-                    generator,
+                    mixing,
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()

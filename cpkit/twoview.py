@@ -99,13 +99,17 @@ def make_views(
     deficit: str,
     generator: torch.Generator,
     rand_zero: float = 0.0,
+    deficit_generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Views a and b of a batch, with ``deficit`` applied to view b.
 
     ``deficit``: ``none``, ``blur`` (view b cut from the blurred frame, so
     the blur is taken before the other columns are zeroed, as the paper)
-    or ``dissociation`` (view b from another image of the batch). Returns
-    (x_a, x_b, labels, from_b); ``from_b`` is None unless dissociated.
+    or ``dissociation`` (view b from another image of the batch, drawn
+    from ``deficit_generator``, default ``generator``: a separate one
+    keeps the rest of the random stream the same with and without the
+    deficit). Returns (x_a, x_b, labels, from_b); ``from_b`` is None
+    unless dissociated.
     """
     check_choice("deficit", deficit, ("none", "blur", "dissociation"))
     x_a, x_b = split_views(x, view_size)
@@ -113,7 +117,7 @@ def make_views(
     if deficit == "blur":
         _, x_b = split_views(blur(x), view_size)
     elif deficit == "dissociation":
-        x_b, y, from_b = dissociate(x_b, y, generator)
+        x_b, y, from_b = dissociate(x_b, y, deficit_generator or generator)
     if rand_zero > 0:
         x_a, x_b = random_view_zeroing(x_a, x_b, rand_zero, generator)
     return x_a, x_b, y, from_b

@@ -67,6 +67,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from cpkit.config import check_int, resolve_device, seed_everything
+from cpkit.errors import ConfigError
 from cpkit.figures import provenance, show
 from cpkit.models import count_parameters
 from cpkit.profiles import get_profile
@@ -77,6 +78,7 @@ from cpkit.removal_report import (
     beyond_noise,
     fmt,
     mean_sd,
+    paper_mean_rsv,
     views_figure,
 )
 
@@ -93,6 +95,9 @@ seed = check_int("seed", seed, minimum=0)
 torch_device = resolve_device(device)
 seed_everything(seed)
 model_spec, data_spec, config, constant_config = cfg.specs()
+if rand_zero == 0:
+    raise ConfigError("rand_zero = 0: the Fig. 9 runs need it > 0 (paper 0.1)")
+zeroing = dataclasses.replace(config, rand_zero=rand_zero)  # checks it
 runner = cfg.runner(torch_device, results_dir)
 data = runner.data
 seed_list = list(range(seed, seed + cfg.seeds))
@@ -102,6 +107,20 @@ n_params = count_parameters(runner.new_model(seed))
 print(data.describe())
 print(f"{model_spec}; {n_params:,} parameters")
 print(config)
+# the paper's crop widths (of 32 columns): its figures for each
+CROP_FIGURES = {
+    14: ("fig11_blur_w14", "Fig11 (w=14)", "Fig. 11"),
+    16: ("fig5_left_blur_w16", "Fig10 (w=16; same run as Fig4)", "Fig. 10"),
+    18: ("fig12_blur_w18", "Fig12 (w=18)", "Fig. 12"),
+}
+paper_w = min(
+    CROP_FIGURES, key=lambda w: abs(w / 32 - data.view_size / data.image_size)
+)
+CURVE, RSV_FIGURE, RSV_LABEL = CROP_FIGURES[paper_w]
+print(
+    f"views of {data.view_size} of {data.image_size} columns: compared with "
+    f"the paper's crop width {paper_w} of 32 ({RSV_LABEL})"
+)
 
 # %% [markdown]
 # ## The two views
@@ -151,13 +170,15 @@ for name, seconds in study.seconds.items():
 # Accuracy of each branch relative to the branch without deficit
 # ($k = 0$) of the same protocol and seed, against the deficit length as
 # a fraction of the main run; the paper's curves on the same scale (its
-# Fig. 5-left, $k/180$, and its constant-LR Fig. 15, $k/400$). Error bars:
-# sample standard deviation over seeds.
+# run at the crop width nearest to ours, $k/180$: Fig. 5-left for half
+# the width, Figs. 11 and 12 for 14 and 18 of 32 columns, set by
+# `view_size`; and its constant-LR Fig. 15, $k/400$). Error bars: sample
+# standard deviation over seeds.
 
 # %% tags=["hide-input"]
 fig = study.accuracy_figure(
     [
-        ("fig5_left_blur_w16", 180, "paper Fig. 5-left"),
+        (CURVE, 180, f"paper, crop width {paper_w} of 32"),
         ("fig15_blur_fixed_lr", 400, "paper Fig. 15 (constant LR)"),
     ],
     "Accuracy after removing the blur, relative to k = 0",
@@ -175,7 +196,7 @@ display(
     Markdown(
         study.accuracy_table(
             [
-                ("paper Fig. 5-left (k = 180)", "fig5_left_blur_w16", 1),
+                (f"paper, crop width {paper_w} (k = 180)", CURVE, 1),
                 ("paper Fig. 16-left, mean", "fig16_left_blur_4seed_mean", 4),
             ]
         )
@@ -222,15 +243,17 @@ display(
 # responds only to view a (the clean one), −1 = only to view b (the
 # blurred one)**; the paper's figures use the opposite sign and are
 # flipped here. The slider moves the deficit length $k$; the paper's
-# panel with the nearest relative length (Fig. 10, the same run as
-# Figs. 4 and 5-left) is drawn in outline.
+# panel with the nearest relative length is drawn in outline (Fig. 10,
+# the same run as Figs. 4 and 5-left, or Fig. 11 / 12 for the other crop
+# widths).
 
 # %% tags=["hide-input"]
 glue("n_cond", cfg.n_conditioning, display=False)
-FIG10 = "Fig10 (w=16; same run as Fig4)"
 panels = {n: f"Blur{n}epoch" for n in (0, 20, 40, 60, 120, 180)}
 fig = study.rsv_slider(
-    ["paper's protocol", "LR restart", "sham + LR restart"], FIG10, panels
+    ["paper's protocol", "LR restart", "sham + LR restart"],
+    RSV_FIGURE,
+    panels,
 )
 provenance(
     fig,
@@ -243,12 +266,17 @@ display(
     Markdown(
         study.rsv_table(
             [
-                ("paper Fig. 10, 0 of 180", FIG10, "Blur0epoch"),
-                ("paper Fig. 10, 180 of 180", FIG10, "Blur180epoch"),
+                (f"paper {RSV_LABEL}, 0 of 180", RSV_FIGURE, "Blur0epoch"),
+                (
+                    f"paper {RSV_LABEL}, 180 of 180",
+                    RSV_FIGURE,
+                    "Blur180epoch",
+                ),
             ]
         )
     )
 )
+paper_rsv = [paper_mean_rsv(RSV_FIGURE, f"Blur{n}epoch") for n in (0, 180)]
 moved = {
     name: study.shift(name, "rsv_mean")
     for name in ("paper's protocol", "LR restart", "sham + LR restart")
@@ -258,8 +286,9 @@ display(
         f"Shift of the mean RSV from k = 0 to k = {E}, paired by seed "
         "(positive: toward the clean view a): "
         + "; ".join(f"{n}: {fmt(m, sign=True)}" for n, m in moved.items())
-        + ". The paper's shift over 180 blurred epochs is +0.70 "
-        "(from −0.06 to +0.64 in this sign)."
+        + f". The paper's shift over 180 blurred epochs ({RSV_LABEL}) is "
+        f"{paper_rsv[1] - paper_rsv[0]:+.2f} (from {paper_rsv[0]:+.2f} to "
+        f"{paper_rsv[1]:+.2f} in this sign)."
     )
 )
 
@@ -296,7 +325,6 @@ probe = study.shift("paper's protocol", "probe")
 
 # %%
 glue("rand_zero", rand_zero, display=False)
-zeroing = dataclasses.replace(config, rand_zero=rand_zero)
 info_study = RemovalStudy.run(
     runner,
     {"random zeroing": Protocol("blur", tuple(control_ks), config=zeroing)},

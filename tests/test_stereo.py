@@ -392,3 +392,21 @@ def test_cli_path_parameters_are_absolute_text(tmp_path, monkeypatch):
     assert parse_value("3", "seeds") == 3
     with pytest.raises(ConfigError, match="not a value"):
         parse_value("*x", "source")
+
+
+def test_paper_rsv_means_per_crop_width():
+    # paper-spec Figs. 10-12: RSV means at N = 0 and 180, in the paper's
+    # sign (-1 = clean view a); cpkit's sign is the opposite
+    from cpkit.removal_report import paper_mean_rsv
+
+    for figure, start, end in (
+        ("Fig10 (w=16; same run as Fig4)", 0.06, -0.64),
+        ("Fig11 (w=14)", -0.11, -0.67),
+        ("Fig12 (w=18)", -0.06, -0.79),
+    ):
+        assert paper_mean_rsv(figure, "Blur0epoch") == pytest.approx(
+            -start, abs=0.02
+        )
+        assert paper_mean_rsv(figure, "Blur180epoch") == pytest.approx(
+            -end, abs=0.02
+        )

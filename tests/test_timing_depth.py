@@ -4,9 +4,12 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 import cpkit.protocols as protocols
 from cpkit import ConfigError
+from cpkit.deficits import DeficitWindow
+from cpkit.models import TwoPathwayAllCNN
 from cpkit.profiles import get_profile
 from cpkit.protocols import (
     DataSpec,
@@ -16,6 +19,7 @@ from cpkit.protocols import (
     RunStore,
 )
 from cpkit.training import TrainConfig
+from cpkit.twoview import load_two_view
 
 CONSTANT = TrainConfig(lr0=0.02, lr_mode="constant", batch_size=64)
 
@@ -30,20 +34,21 @@ def _runner(tmp_path, heads="multi"):
     )
 
 
+def _fingerprint(model):
+    return float(sum(p.detach().double().sum() for p in model.parameters()))
+
+
 def test_window_sweep_pairs_each_window_with_a_sham(tmp_path, monkeypatch):
     calls = []
     real_train = protocols.train
 
     def spy(model, data, config, epochs, generator, deficit=None, **kw):
         calls.append(
-            (
-                epochs.start,
-                epochs.stop,
-                deficit.kind,
-                deficit.onset,
-                deficit.length,
-                generator.initial_seed(),
-            )
+            {
+                "span": (epochs.start, epochs.stop),
+                "window": (deficit.kind, deficit.onset, deficit.length),
+                "start": _fingerprint(model),
+            }
         )
         return real_train(
             model, data, config, epochs, generator, deficit, **kw
@@ -54,16 +59,22 @@ def test_window_sweep_pairs_each_window_with_a_sham(tmp_path, monkeypatch):
     rows = runner.window_sweep(0, "dissociation", [3, 0], 1, 5)
     assert [r["onset"] for r in rows] == [0, 3]
     # base run without deficit up to the last onset, then window and sham
-    assert calls[0][:3] == (0, 3, "none")
-    windows = [c for c in calls if c[2] == "dissociation"]
-    shams = [c for c in calls[1:] if c[2] == "none"]
-    assert [c[:5] for c in windows] == [
-        (0, 6, "dissociation", 0, 1),
-        (3, 9, "dissociation", 3, 1),
+    base_call, *branches = calls
+    assert base_call["span"] == (0, 3) and base_call["window"][0] == "none"
+    assert [(c["span"], c["window"]) for c in branches] == [
+        ((0, 6), ("dissociation", 0, 1)),
+        ((0, 6), ("none", 0, 0)),
+        ((3, 9), ("dissociation", 3, 1)),
+        ((3, 9), ("none", 0, 0)),
     ]
-    assert [c[:2] for c in shams] == [(0, 6), (3, 9)]
-    # same data order for a window and its sham
-    assert [c[5] for c in windows] == [c[5] for c in shams]
+    # onset 0 starts from the initialisation, onset 3 from the base run's
+    # checkpoint 3 (its weights after 3 epochs), window and sham alike
+    base = runner.run(0, range(0, 3), checkpoints=[3])
+    at_3 = runner.new_model(0)
+    at_3.load_state_dict(base["checkpoints"][3])
+    assert branches[0]["start"] == branches[1]["start"] == base_call["start"]
+    assert branches[2]["start"] == branches[3]["start"] == _fingerprint(at_3)
+    assert _fingerprint(at_3) != base_call["start"]
     for r in rows:
         assert len(r["curve"]) == 6 and len(r["sham_curve"]) == 6
         assert r["epochs"][0] == r["onset"]
@@ -71,21 +82,47 @@ def test_window_sweep_pairs_each_window_with_a_sham(tmp_path, monkeypatch):
         assert r["drop"] == pytest.approx(r["sham_acc"] - r["acc"])
     # a finished sweep is read back, not retrained
     calls.clear()
-    assert (
-        _runner(tmp_path).window_sweep(0, "dissociation", [0, 3], 1, 5) == rows
-    )
-    assert calls == []
+    again = _runner(tmp_path).window_sweep(0, "dissociation", [0, 3], 1, 5)
+    assert again == rows and calls == []
 
 
-def test_window_sweep_starts_late_windows_from_the_base_checkpoint(tmp_path):
-    runner = _runner(tmp_path)
-    runner.window_sweep(0, "blur", [2], 1, 5)
-    base = runner.run(0, range(0, 2), checkpoints=[2])
-    # the sham from checkpoint 2 is the base run continued without deficit:
-    # its first epoch starts from the weights the base run ended with
-    assert 2 in base["checkpoints"]
-    sham = runner.run(0, range(2, 8), parent=(base["key"], 2))
-    assert sham["log"]["epochs"][0] == 2
+@pytest.mark.parametrize("deficit", ["dissociation", "blur"])
+def test_window_and_sham_see_the_same_batches(deficit, monkeypatch):
+    # the deficit's own random draws must not shift the data stream
+    import cpkit.training as training
+
+    data = load_two_view("digits", n_train=128, n_test=64)
+    seen = {}
+
+    real = training.make_views
+
+    def record(name):
+        def spy(x, y, *args, **kw):
+            seen[name].append(x.clone())
+            return real(x, y, *args, **kw)
+
+        return spy
+
+    for name, window in (
+        ("window", DeficitWindow(deficit, 0, 1, 3)),
+        ("sham", DeficitWindow()),
+    ):
+        seen[name] = []
+        monkeypatch.setattr(training, "make_views", record(name))
+        torch.manual_seed(0)
+        model = TwoPathwayAllCNN(1, 1, 10, 1 / 16, heads="multi")
+        training.train(
+            model,
+            data,
+            CONSTANT,
+            range(0, 3),
+            torch.Generator().manual_seed(7),
+            deficit=window,
+        )
+    # 3 epochs x (2 training batches + 1 test batch)
+    assert len(seen["window"]) == len(seen["sham"]) == 9
+    for a, b in zip(seen["window"], seen["sham"], strict=True):
+        assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize(
@@ -155,7 +192,7 @@ def test_window_study_compares_early_and_late_windows():
         study.select("decay")
 
 
-def test_depth_study_on_tiny_runs(tmp_path):
+def test_depth_study_on_tiny_runs(tmp_path, monkeypatch):
     from cpkit.timing_report import DepthStudy
 
     runners = {
@@ -168,14 +205,26 @@ def test_depth_study_on_tiny_runs(tmp_path):
         )
         for n in (1, 2)
     }
+    trained = []
+    real_train = protocols.train
+    monkeypatch.setattr(
+        protocols,
+        "train",
+        lambda *a, **k: trained.append(1) or real_train(*a, **k),
+    )
     study = DepthStudy.run(runners, [0, 2], 5, [0, 1])
+    # per depth and seed: blur main run, its k = 0 and k = 2 branches, the
+    # sham main run and its k = 2 branch; the k = 0 branch is shared
+    assert len(trained) == 2 * 2 * 5
     assert study.depths == [1, 2] and study.E == 2
     assert study.parameters[1] < study.parameters[2]
     for n in (1, 2):
         s = study.studies[n]
-        # blur and sham share the k = 0 branch, so their k = 0 rows agree
         assert s.values("blur", 0, "acc") == s.values("sham", 0, "acc")
-        expected = s.paired_drop("blur", 2) - s.paired_drop("sham", 2)
+        # with a shared k = 0, what survives is sham minus blur at k = 2
+        expected = np.subtract(
+            s.values("sham", 2, "acc"), s.values("blur", 2, "acc")
+        )
         assert study.remaining(n) == pytest.approx(expected)
     table = study.table()
     assert table.count("\n") == 3 and "| 2 | " in table
@@ -221,6 +270,5 @@ def test_fig9_information_table_agrees_with_the_digitized_curve():
 
     ks, acc = accuracy_curve("fig9_blur_randzero")
     by_k = dict(zip(ks.tolist(), acc.tolist(), strict=True))
-    for k, (accuracy, both, a, b) in FIG9_USABLE_INFORMATION.items():
+    for k, (accuracy, *_bits) in FIG9_USABLE_INFORMATION.items():
         assert by_k[k] == pytest.approx(accuracy)
-        assert max(both, a, b) <= np.log2(10)  # bits of a 10-class label
