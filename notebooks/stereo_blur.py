@@ -365,11 +365,11 @@ display(
         f"{fmt(info_a, sign=True)} bits, view b alone "
         f"{fmt(info_b, sign=True)} bits; view b's change minus view a's: "
         f"{fmt(mean_sd(info_gap), sign=True)} bits "
-        + (
-            "(beyond twice its standard error)."
-            if beyond_noise(info_gap)
-            else "(not beyond twice its standard error)."
-        )
+        + {
+            True: "(beyond twice its standard error).",
+            False: "(not beyond twice its standard error).",
+            None: "(one seed: no spread to compare with).",
+        }[beyond_noise(info_gap)]
         + " In the paper: +0.07 and −0.48 bits. Paper rows: the last "
         "logged point of each resumed run (k + 171 epochs), test accuracy "
         "from its Fig. 9 curve. Each view alone carries at most "
