@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -62,6 +63,7 @@ from cpkit.training import (
 )
 from cpkit.twoview import TwoViewData, load_two_view
 
+logger = logging.getLogger(__name__)
 BRANCH_LR = ("absolute", "restart")
 BOTH_HEAD = ("as_trained", "mean_of_views")
 #: the modules whose source decides a run's result (part of its key)
@@ -154,16 +156,64 @@ class RunStore:
     def put(self, key: str, record: dict) -> None:
         self._memory[key] = record
         if self.root is not None:
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{key}.", suffix=".tmp", dir=self.root
-            )
-            os.close(fd)
+            self._write(self.root / f"{key}.pt", record)
+            for path in self._partials(key):
+                path.unlink(missing_ok=True)
+
+    def _write(self, path: Path, obj: object) -> None:
+        """torch.save to a temporary file, flushed, then renamed."""
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.stem}.", suffix=".tmp", dir=self.root
+        )
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(obj, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    # ---- unfinished runs: the state after the last complete epoch ------
+
+    def _partials(self, key: str) -> tuple[Path, Path]:
+        assert self.root is not None
+        return (
+            self.root / f"{key}.partial.pt",
+            self.root / f"{key}.partial.prev.pt",
+        )
+
+    def save_partial(self, key: str, state: dict) -> None:
+        """Keep a run's state; the one before stays as a fallback."""
+        if self.root is None:
+            return
+        current, previous = self._partials(key)
+        if current.exists():
+            os.replace(current, previous)
+        self._write(current, state)
+
+    def load_partial(self, key: str) -> dict | None:
+        """The newest readable state of an unfinished run, or None.
+
+        A state that cannot be read is reported in one line and the one
+        before it is used.
+        """
+        if self.root is None:
+            return None
+        for path in self._partials(key):
+            if not path.is_file():
+                continue
             try:
-                torch.save(record, tmp)
-                os.replace(tmp, self.root / f"{key}.pt")
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
+                return torch.load(path, weights_only=True)
+            except Exception as err:  # truncated, empty, not torch
+                logger.warning(
+                    "unfinished run %s cannot be read (%s): using the "
+                    "state before it",
+                    path,
+                    type(err).__name__,
+                )
+        return None
 
 
 @dataclass(frozen=True)
@@ -299,6 +349,11 @@ class Runner:
             restart_at=restart_at,
             checkpoints=checkpoints,
             progress=self.progress,
+            # a killed run resumes after its last complete epoch
+            resume=self.store.load_partial(key),
+            on_epoch=None
+            if self.store.root is None
+            else lambda state: self.store.save_partial(key, state),
         )
         record = {
             "key": key,

@@ -222,6 +222,8 @@ def train(
     callbacks: Iterable[Callback] = (),
     progress: bool = False,
     log: TrainLog | None = None,
+    resume: dict | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> tuple[TrainLog, dict[int, dict[str, torch.Tensor]]]:
     """Train ``model`` for the absolute ``epochs`` (a range).
 
@@ -229,6 +231,11 @@ def train(
     ``epochs`` (or k = the end of the range), the weights at the start of
     epoch k. A fresh optimiser is made here, so resuming from a checkpoint
     restores weights only, as the paper's branches did.
+
+    ``on_epoch(state)`` receives after every epoch everything needed to
+    continue exactly (weights, optimiser, both random streams, log,
+    checkpoints); ``resume=state`` continues from it, so an interrupted
+    run ends bit-identical to an uninterrupted one on CPU.
     """
     if not isinstance(epochs, range) or epochs.step != 1 or not epochs:
         raise ConfigError(f"epochs = {epochs!r} must be a non-empty range")
@@ -268,6 +275,20 @@ def train(
     mixing = torch.Generator().manual_seed(
         (generator.initial_seed() + 0x9E3779B97F4A7C15) % 2**63
     )
+    if resume is not None:
+        first = resume["next_epoch"]
+        if not epochs.start < first <= epochs.stop:
+            raise ConfigError(
+                f"resume state at epoch {first} does not fit the run's "
+                f"epochs {epochs.start}..{epochs.stop}"
+            )
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        generator.set_state(resume["generator"])
+        mixing.set_state(resume["mixing"])
+        log = TrainLog(**resume["log"])
+        saved.update(resume["saved"])
+        epochs = range(first, epochs.stop)
 
     def snapshot() -> dict[str, torch.Tensor]:
         return {
@@ -338,6 +359,18 @@ def train(
             iterator.set_postfix(acc=f"{acc:.1f}")
         for callback in callbacks:
             callback(epoch, log, model)
+        if on_epoch is not None:
+            on_epoch(
+                {
+                    "next_epoch": epoch + 1,
+                    "model": snapshot(),
+                    "optimizer": opt.state_dict(),
+                    "generator": generator.get_state(),
+                    "mixing": mixing.get_state(),
+                    "log": log.as_dict(),
+                    "saved": dict(saved),
+                }
+            )
     if epochs.stop in wanted:
         saved[epochs.stop] = snapshot()
     return log, saved

@@ -1,0 +1,150 @@
+"""Runs killed mid-training resume exactly; unreadable states are skipped."""
+
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+SCRIPT = """
+import sys
+
+import torch
+
+torch.set_num_threads(1)
+import cpkit.protocols
+from cpkit.deficits import DeficitWindow
+from cpkit.protocols import (
+    DataSpec, MeasureConfig, ModelSpec, Runner, RunStore
+)
+from cpkit.training import TrainConfig
+
+# note where training starts: a resumed run must not redo epochs
+starts = []
+real_train = cpkit.protocols.train
+
+
+def spy(*args, resume=None, **kw):
+    starts.append(0 if resume is None else resume["next_epoch"])
+    return real_train(*args, resume=resume, **kw)
+
+
+cpkit.protocols.train = spy
+runner = Runner(
+    ModelSpec("sresnet18", 1 / 16, "multi"),
+    DataSpec("digits", n_train=300, n_test=100),
+    TrainConfig(lr0=0.05, decay=0.8, batch_size=32),
+    store=RunStore(sys.argv[1]),
+    measure=MeasureConfig(n_conditioning=10, probe=False),
+)
+window = DeficitWindow("dissociation", 2, 3, 12)
+record = runner.run(0, range(0, 12), window, checkpoints=[4, 8])
+torch.save(
+    {"log": record["log"], "metrics": record["metrics"],
+     "checkpoints": record["checkpoints"], "starts": starts},
+    sys.argv[2],
+)
+"""
+
+
+def _start(script: Path, store: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(script), str(store), str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _kill_after_epochs(proc: subprocess.Popen, store: Path, n: int) -> int:
+    """SIGKILL ``proc`` once its saved state has changed ``n`` times."""
+    seen, last = 0, None
+    deadline = time.monotonic() + 120
+    while seen < n and time.monotonic() < deadline:
+        assert proc.poll() is None, "the run finished before it was killed"
+        stamps = [p.stat().st_mtime_ns for p in store.glob("*.partial.pt")]
+        if stamps and stamps[0] != last:
+            seen, last = seen + 1, stamps[0]
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return seen
+
+
+def _same(a: dict, b: dict) -> None:
+    assert a["log"] == b["log"]
+    assert a["metrics"] == b["metrics"]
+    assert a["checkpoints"].keys() == b["checkpoints"].keys()
+    for k in a["checkpoints"]:
+        for name, tensor in a["checkpoints"][k].items():
+            assert torch.equal(tensor, b["checkpoints"][k][name]), (k, name)
+
+
+def test_killed_runs_resume_bit_identical(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    reference = _start(script, tmp_path / "ref", tmp_path / "ref.pt")
+    assert reference.wait() == 0, reference.stderr.read()
+    expected = torch.load(tmp_path / "ref.pt", weights_only=True)
+
+    store = tmp_path / "store"
+    rng = random.Random(20261205)
+    for _ in range(2):  # killed twice, at random epochs
+        proc = _start(script, store, tmp_path / "out.pt")
+        assert _kill_after_epochs(proc, store, rng.randint(1, 4)) >= 1
+        assert not (tmp_path / "out.pt").exists()
+        assert not [p for p in store.glob("*.pt") if ".partial" not in p.name]
+    # the state file is whole: no half-written file under its name
+    state = torch.load(next(store.glob("*.partial.pt")), weights_only=True)
+    assert 1 <= state["next_epoch"] <= 12
+    finish = _start(script, store, tmp_path / "out.pt")
+    assert finish.wait() == 0, finish.stderr.read()
+    resumed = torch.load(tmp_path / "out.pt", weights_only=True)
+    assert resumed["starts"] == [state["next_epoch"]]
+    assert expected["starts"] == [0]
+    _same(resumed, expected)
+    # finished: one record, no states, no temporary files
+    assert [p.name for p in store.iterdir() if ".partial" in p.name] == []
+    assert not list(store.glob(".*.tmp"))
+
+
+def test_an_unreadable_state_falls_back_to_the_one_before(tmp_path, caplog):
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    reference = _start(script, tmp_path / "ref", tmp_path / "ref.pt")
+    assert reference.wait() == 0, reference.stderr.read()
+    expected = torch.load(tmp_path / "ref.pt", weights_only=True)
+
+    store = tmp_path / "store"
+    proc = _start(script, store, tmp_path / "out.pt")
+    _kill_after_epochs(proc, store, 3)
+    current = next(store.glob("*.partial.pt"))
+    previous = current.name.replace(".partial.pt", ".partial.prev.pt")
+    fallback = torch.load(store / previous, weights_only=True)["next_epoch"]
+    current.write_bytes(current.read_bytes()[:100])  # truncated
+    # resume in this process, so the one-line report can be checked
+    import runpy
+
+    import cpkit.protocols
+
+    argv, threads = sys.argv, torch.get_num_threads()
+    real_train = cpkit.protocols.train
+    sys.argv = [str(script), str(store), str(tmp_path / "out.pt")]
+    try:
+        with caplog.at_level(logging.WARNING, logger="cpkit.protocols"):
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+        torch.set_num_threads(threads)
+        cpkit.protocols.train = real_train
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "cannot be read" in warnings[0]
+    assert "\n" not in warnings[0]
+    resumed = torch.load(tmp_path / "out.pt", weights_only=True)
+    assert resumed["starts"] == [fallback] and fallback >= 2
+    _same(resumed, expected)
