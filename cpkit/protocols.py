@@ -29,7 +29,9 @@ accuracies and losses, and the RSV histogram of the final network.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import logging
@@ -45,7 +47,7 @@ import torch
 import cpkit
 from cpkit.config import check_choice, check_int, resolve_device
 from cpkit.deficits import DeficitWindow
-from cpkit.errors import ConfigError
+from cpkit.errors import ConfigError, TrainingDiverged
 from cpkit.metrics.network import (
     linear_probe,
     network_rsv,
@@ -174,6 +176,36 @@ class RunStore:
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+
+    @contextlib.contextmanager
+    def lock(self, key: str):
+        """Hold ``key`` against other processes training the same run."""
+        if self.root is None:
+            yield
+            return
+        with open(self.root / f".{key}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def failed(self, key: str) -> str | None:
+        """Why an earlier attempt at this run failed, if one did."""
+        if self.root is None:
+            return None
+        path = self.root / f"{key}.failed.txt"
+        if not path.is_file():
+            return None
+        return (
+            f"{path.read_text().strip()} (an earlier attempt; delete {path} "
+            "to try again)"
+        )
+
+    def mark_failed(self, key: str, message: str) -> None:
+        """Record why a run failed; its last complete state is kept."""
+        if self.root is not None:
+            (self.root / f"{key}.failed.txt").write_text(message + "\n")
 
     # ---- unfinished runs: the state after the last complete epoch ------
 
@@ -328,6 +360,38 @@ class Runner:
         record = self.store.get(key)
         if record is not None:
             return record
+        with self.store.lock(key):
+            # another process may have finished it while this one waited
+            record = self.store.get(key)
+            if record is not None:
+                return record
+            failure = self.store.failed(key)
+            if failure is not None:
+                raise ConfigError(failure)
+            return self._train_and_measure(
+                key,
+                seed,
+                epochs,
+                deficit,
+                restart_at,
+                parent,
+                checkpoints,
+                config,
+                both_head,
+            )
+
+    def _train_and_measure(
+        self,
+        key: str,
+        seed: int,
+        epochs: range,
+        deficit: DeficitWindow,
+        restart_at: int | None,
+        parent: tuple[str, int] | None,
+        checkpoints: tuple[int, ...],
+        config: TrainConfig,
+        both_head: str,
+    ) -> dict:
         model = self.new_model(seed)
         if parent is not None:
             source = self.store.get(parent[0])
@@ -339,22 +403,26 @@ class Runner:
         generator = torch.Generator().manual_seed(
             seed * 100_003 + epochs.start
         )
-        log, saved = train(
-            model,
-            self.data,
-            config,
-            epochs,
-            generator,
-            deficit=deficit,
-            restart_at=restart_at,
-            checkpoints=checkpoints,
-            progress=self.progress,
-            # a killed run resumes after its last complete epoch
-            resume=self.store.load_partial(key),
-            on_epoch=None
-            if self.store.root is None
-            else lambda state: self.store.save_partial(key, state),
-        )
+        try:
+            log, saved = train(
+                model,
+                self.data,
+                config,
+                epochs,
+                generator,
+                deficit=deficit,
+                restart_at=restart_at,
+                checkpoints=checkpoints,
+                progress=self.progress,
+                # a killed run resumes after its last complete epoch
+                resume=self.store.load_partial(key),
+                on_epoch=None
+                if self.store.root is None
+                else lambda state: self.store.save_partial(key, state),
+            )
+        except TrainingDiverged as err:
+            self.store.mark_failed(key, str(err))
+            raise
         record = {
             "key": key,
             "seed": seed,

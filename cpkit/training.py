@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from cpkit.config import check_choice, check_float, check_int
 from cpkit.deficits import DeficitWindow
-from cpkit.errors import ConfigError
+from cpkit.errors import ConfigError, TrainingDiverged
 from cpkit.models import TwoViewNet
 from cpkit.twoview import TwoViewData, check_rand_zero, make_views
 
@@ -317,8 +317,11 @@ def train(
         model.train()
         total = torch.zeros((), device=device)  # summed on the device:
         count = 0  # no host sync per step
-        for x, y in data.batches(
-            config.batch_size, generator, augmented=config.augment
+        bad_step = torch.full((), -1, device=device)  # first non-finite
+        for step, (x, y) in enumerate(
+            data.batches(
+                config.batch_size, generator, augmented=config.augment
+            )
         ):
             x_a, x_b, y, from_b = make_views(
                 x, y, data.view_size, kind, generator, config.rand_zero, mixing
@@ -338,10 +341,15 @@ def train(
             opt.step()
             total += loss.detach() * len(y)
             count += len(y)
+            first_bad = (bad_step < 0) & ~torch.isfinite(loss.detach())
+            bad_step = torch.where(first_bad, step, bad_step)
         train_loss = total.item() / count
         if not math.isfinite(train_loss):
-            raise ConfigError(
-                f"training diverged at epoch {epoch} (loss {train_loss}): "
+            where = f"epoch {epoch}"
+            if int(bad_step) >= 0:
+                where += f", step {int(bad_step)}"
+            raise TrainingDiverged(
+                f"training diverged at {where} (loss {train_loss}): "
                 f"lower lr0 = {config.lr0:g}"
             )
 

@@ -148,3 +148,69 @@ def test_an_unreadable_state_falls_back_to_the_one_before(tmp_path, caplog):
     resumed = torch.load(tmp_path / "out.pt", weights_only=True)
     assert resumed["starts"] == [fallback] and fallback >= 2
     _same(resumed, expected)
+
+
+def test_two_processes_on_one_sweep_train_it_once(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    store = tmp_path / "store"
+    procs = [_start(script, store, tmp_path / f"out{i}.pt") for i in (0, 1)]
+    for proc in procs:
+        assert proc.wait() == 0, proc.stderr.read()
+    outs = [
+        torch.load(tmp_path / f"out{i}.pt", weights_only=True) for i in (0, 1)
+    ]
+    # one trained it, the other waited for the lock and read the result
+    assert sorted(len(o["starts"]) for o in outs) == [0, 1]
+    _same(outs[0], outs[1])
+    assert len([p for p in store.glob("*.pt")]) == 1
+
+
+def test_a_diverged_run_names_epoch_and_step_and_is_marked(
+    tmp_path, monkeypatch
+):
+    import pytest
+
+    import cpkit.training as training
+    from cpkit import ConfigError
+    from cpkit.protocols import (
+        DataSpec,
+        MeasureConfig,
+        ModelSpec,
+        Runner,
+        RunStore,
+    )
+    from cpkit.training import TrainConfig
+
+    real_loss, calls = training._step_loss, []
+
+    def poisoned(*args, **kw):
+        calls.append(1)
+        loss = real_loss(*args, **kw)
+        # 300 images in batches of 64: 5 steps per epoch; call 13 is
+        # epoch 2, step 2
+        return loss * float("nan") if len(calls) == 13 else loss
+
+    monkeypatch.setattr(training, "_step_loss", poisoned)
+    store = RunStore(tmp_path)
+    runner = Runner(
+        ModelSpec("sresnet18", 1 / 16),
+        DataSpec("digits", n_train=300, n_test=100),
+        TrainConfig(lr0=0.05, decay=0.8, batch_size=64),
+        store=store,
+        measure=MeasureConfig(n_conditioning=10, probe=False),
+    )
+    with pytest.raises(ConfigError, match=r"diverged at epoch 2, step 2 \("):
+        runner.run(0, range(0, 6))
+    failed = list(tmp_path.glob("*.failed.txt"))
+    assert len(failed) == 1
+    key = failed[0].name.split(".")[0]
+    # the last good state (after epoch 1) is kept
+    assert store.load_partial(key)["next_epoch"] == 2
+    # asked again, the run is not retrained: the recorded reason comes back
+    monkeypatch.setattr(
+        "cpkit.protocols.train",
+        lambda *a, **k: pytest.fail("a failed run was retrained"),
+    )
+    with pytest.raises(ConfigError, match="an earlier attempt; delete"):
+        runner.run(0, range(0, 6))
