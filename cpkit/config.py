@@ -40,7 +40,10 @@ def check_float(
     """
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ConfigError(f"{name} = {value!r} must be a number")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise ConfigError(f"{name} is too large an integer") from None
     if not math.isfinite(value):
         raise ConfigError(f"{name} = {value} must be finite")
     if minimum is not None:
