@@ -31,12 +31,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import fcntl
+import functools
 import hashlib
 import json
 import logging
 import os
+import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +82,22 @@ def _code_digest() -> str:
     for name in _CODE + ("metrics/network", "metrics/rsv"):
         h.update((root / f"{name}.py").read_bytes())
     return h.hexdigest()[:16]
+
+
+@functools.cache
+def _git_commit() -> str | None:
+    """The commit of the cpkit checkout, if it is one (else None)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(cpkit.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 @dataclass(frozen=True)
@@ -309,7 +329,12 @@ class Runner:
         ).to(self.device)
 
     def _key(self, **run: object) -> str:
-        payload = {
+        text = json.dumps(self._payload(**run), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def _payload(self, **run: object) -> dict:
+        """Everything that decides a run: its key is a hash of this."""
+        return {
             "model": dataclasses.asdict(self.model_spec),
             "data": dataclasses.asdict(self.data_spec),
             "config": dataclasses.asdict(self.config),
@@ -320,8 +345,6 @@ class Runner:
             "torch": torch.__version__.split("+")[0],
             **run,
         }
-        text = json.dumps(payload, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def run(
         self,
@@ -347,7 +370,7 @@ class Runner:
         config = config or self.config
         deficit = deficit or DeficitWindow()
         checkpoints = tuple(sorted(set(checkpoints)))
-        key = self._key(
+        described = dict(
             seed=seed,
             epochs=[epochs.start, epochs.stop],
             deficit=dataclasses.asdict(deficit),
@@ -357,6 +380,7 @@ class Runner:
             config=dataclasses.asdict(config),
             both_head=both_head,
         )
+        key = self._key(**described)
         record = self.store.get(key)
         if record is not None:
             return record
@@ -370,6 +394,7 @@ class Runner:
                 raise ConfigError(failure)
             return self._train_and_measure(
                 key,
+                described,
                 seed,
                 epochs,
                 deficit,
@@ -383,6 +408,7 @@ class Runner:
     def _train_and_measure(
         self,
         key: str,
+        described: dict,
         seed: int,
         epochs: range,
         deficit: DeficitWindow,
@@ -392,6 +418,7 @@ class Runner:
         config: TrainConfig,
         both_head: str,
     ) -> dict:
+        started = time.perf_counter()
         model = self.new_model(seed)
         if parent is not None:
             source = self.store.get(parent[0])
@@ -429,6 +456,16 @@ class Runner:
             "log": log.as_dict(),
             "checkpoints": saved,
             "metrics": self.measure(model),
+        }
+        record["meta"] = {
+            # what decided the run (the key hashes this), and where and
+            # when it ran; JSON text, so the record loads weights-only
+            "run": json.dumps(self._payload(**described), default=str),
+            "cpkit": cpkit.__version__,
+            "git": _git_commit(),
+            "device": str(self.device),
+            "seconds": time.perf_counter() - started,
+            "finished": datetime.datetime.now(datetime.UTC).isoformat(),
         }
         self.store.put(key, record)
         return record

@@ -214,3 +214,34 @@ def test_a_diverged_run_names_epoch_and_step_and_is_marked(
     )
     with pytest.raises(ConfigError, match="an earlier attempt; delete"):
         runner.run(0, range(0, 6))
+
+
+def test_a_stored_run_says_what_decided_it_and_where_it_ran(tmp_path):
+    import json
+
+    import cpkit
+    from cpkit.protocols import (
+        DataSpec,
+        MeasureConfig,
+        ModelSpec,
+        Runner,
+        RunStore,
+    )
+    from cpkit.training import TrainConfig
+
+    runner = Runner(
+        ModelSpec("sresnet18", 1 / 16),
+        DataSpec("digits", n_train=200, n_test=100),
+        TrainConfig(lr0=0.05, decay=0.8, batch_size=64),
+        store=RunStore(tmp_path),
+        measure=MeasureConfig(n_conditioning=10, probe=False),
+    )
+    record = runner.run(3, range(0, 2))
+    on_disk = torch.load(tmp_path / f"{record['key']}.pt", weights_only=True)
+    meta = on_disk["meta"]
+    run = json.loads(meta["run"])
+    assert run["seed"] == 3 and run["epochs"] == [0, 2]
+    assert run["config"]["lr0"] == 0.05 and run["model"]["arch"] == "sresnet18"
+    assert meta["cpkit"] == cpkit.__version__ and meta["device"] == "cpu"
+    assert meta["git"] is None or len(meta["git"]) == 40
+    assert meta["seconds"] > 0 and meta["finished"].endswith("+00:00")
