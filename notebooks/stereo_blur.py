@@ -321,7 +321,9 @@ probe = study.shift("paper's protocol", "probe")
 # blur the blurred view b carries less usable information (2.66 → 2.18
 # bits from $k = 0$ to $k = 180$) while the clean view a keeps its own
 # (2.59 → 2.66): the network learned to rely on the view that was good
-# early.
+# early. These runs follow the paper's absolute-epoch LR, so the
+# confound of the accuracy curve applies here too: a late branch may not
+# learn view b for want of learning rate, not of plasticity.
 
 # %%
 glue("rand_zero", rand_zero, display=False)
