@@ -323,7 +323,8 @@ probe = study.shift("paper's protocol", "probe")
 # (2.59 → 2.66): the network learned to rely on the view that was good
 # early. These runs follow the paper's absolute-epoch LR, so the
 # confound of the accuracy curve applies here too: a late branch may not
-# learn view b for want of learning rate, not of plasticity.
+# learn view b for want of learning rate rather than because the early
+# blur shaped it.
 
 # %%
 glue("rand_zero", rand_zero, display=False)
