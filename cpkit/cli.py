@@ -303,6 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"cpkit: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "cpkit: interrupted; runs kept in a results_dir resume when the "
+            "same command is run again",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

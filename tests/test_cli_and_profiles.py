@@ -257,3 +257,15 @@ def test_stereo_profile_rejects_bad_values(overrides, message):
     with pytest.raises(ConfigError) as err:
         get_profile("stereo_blur", "quick", **overrides)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_interrupted_batch_says_so_in_one_line(capsys, monkeypatch):
+    import cpkit.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_notebooks", interrupted)
+    assert cli.main(["notebooks", "--only", "stereo_blur"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cpkit: interrupted;") and "\n" not in err
