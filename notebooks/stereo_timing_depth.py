@@ -144,7 +144,11 @@ show(fig)
 display(Markdown(windows.table()))
 
 # %% [markdown]
-# **Early against late**, paired by seed:
+# **Early against late**, paired by seed. Read the sham column too: a
+# sham that starts at epoch 0 has had fewer epochs in all and is further
+# from convergence than one that starts later, so part of an early drop
+# can be slower learning rather than a lasting loss. A longer
+# `window_recovery` tells the two apart.
 
 # %% tags=["hide-input"]
 display(Markdown(windows.summary()))
