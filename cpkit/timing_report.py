@@ -43,6 +43,23 @@ def _verdict(values: Sequence[float]) -> str:
     return "beyond 2 SE" if clear else "within 2 SE"
 
 
+def _mean_trace(
+    x: Sequence[float],
+    stats: Sequence[tuple[float, float]],
+    name: str,
+    color: str,
+) -> go.Scatter:
+    """Means with sample-sd error bars (none where one seed gives NaN)."""
+    return go.Scatter(
+        x=list(x),
+        y=[m for m, _ in stats],
+        error_y={"array": [0 if np.isnan(d) else d for _, d in stats]},
+        mode="lines+markers",
+        name=name,
+        line={"color": color},
+    )
+
+
 class WindowStudy:
     """Sliding-window rows (one per schedule, seed and onset)."""
 
@@ -121,17 +138,12 @@ class WindowStudy:
                 mean_sd(self.values(name, s, "drop")) for s in self.onsets
             ]
             fig.add_trace(
-                go.Scatter(
-                    x=[s / last for s in self.onsets],
-                    y=[m for m, _ in stats],
-                    error_y={
-                        "array": [0 if np.isnan(d) else d for _, d in stats]
-                    },
-                    mode="lines+markers",
-                    name=f"ours, {name}",
-                    line={"color": COLORS[i % len(COLORS)]},
-                    text=[f"onset {s}" for s in self.onsets],
-                )
+                _mean_trace(
+                    [s / last for s in self.onsets],
+                    stats,
+                    f"ours, {name}",
+                    COLORS[i % len(COLORS)],
+                ).update(text=[f"onset {s}" for s in self.onsets])
             )
         paper = reference.digitized()["fig8_video_accuracy_decrease"]
         for key, label, dash in (
@@ -301,15 +313,8 @@ class DepthStudy:
             stats = [mean_sd(study.paired_change(self.BLUR, k)) for k in ks]
             color = COLORS[i % len(COLORS)]
             fig.add_trace(
-                go.Scatter(
-                    x=[k / self.E for k in ks],
-                    y=[m for m, _ in stats],
-                    error_y={
-                        "array": [0 if np.isnan(d) else d for _, d in stats]
-                    },
-                    mode="lines+markers",
-                    name=f"ours, n = {n}",
-                    line={"color": color},
+                _mean_trace(
+                    [k / self.E for k in ks], stats, f"ours, n = {n}", color
                 )
             )
             key = f"n{n}"

@@ -85,12 +85,17 @@ def _same(a: dict, b: dict) -> None:
             assert torch.equal(tensor, b["checkpoints"][k][name]), (k, name)
 
 
-def test_killed_runs_resume_bit_identical(tmp_path):
+def _reference(tmp_path: Path) -> tuple[Path, dict]:
+    """The run script, and the result of running it uninterrupted."""
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     reference = _start(script, tmp_path / "ref", tmp_path / "ref.pt")
     assert reference.wait() == 0, reference.stderr.read()
-    expected = torch.load(tmp_path / "ref.pt", weights_only=True)
+    return script, torch.load(tmp_path / "ref.pt", weights_only=True)
+
+
+def test_killed_runs_resume_bit_identical(tmp_path):
+    script, expected = _reference(tmp_path)
 
     store = tmp_path / "store"
     rng = random.Random(20261205)
@@ -114,11 +119,7 @@ def test_killed_runs_resume_bit_identical(tmp_path):
 
 
 def test_an_unreadable_state_falls_back_to_the_one_before(tmp_path, caplog):
-    script = tmp_path / "run.py"
-    script.write_text(SCRIPT)
-    reference = _start(script, tmp_path / "ref", tmp_path / "ref.pt")
-    assert reference.wait() == 0, reference.stderr.read()
-    expected = torch.load(tmp_path / "ref.pt", weights_only=True)
+    script, expected = _reference(tmp_path)
 
     store = tmp_path / "store"
     proc = _start(script, store, tmp_path / "out.pt")
