@@ -407,6 +407,112 @@ class TimingDepthProfile(StereoProfile):
         )
 
 
+@dataclass(frozen=True)
+class VideoProfile:
+    """The video chapter: two-frame clips, a Multi-View Transformer and a
+    sliding dissociation window (paper Fig. 8, supervised arm; Fig. 14).
+
+    ``window_onsets`` are normalised: onset / (epochs - window_length),
+    the paper's axis; :meth:`onset_epochs` turns them into epochs.
+    """
+
+    source: str = "mnist5k"  # sprite images: mnist5k, fashion_mnist, digits
+    sprite: int = 14  # sprite side (pixels)
+    canvas: int = 16  # wrapping canvas side = frame size
+    shift: int = 2  # pixels moved between the frames
+    directions: int = 8  # motion classes
+    test_images: int = 1000  # images held out for the test clips
+    patch: int = 4
+    dim: int = 64
+    depth: int = 2
+    heads: int = 4
+    cross_bias: float = 3.0  # initial same-place cross-view attention bias
+    lr: float = 2e-3  # AdamW peak LR
+    weight_decay: float = 0.05
+    warmup_epochs: int = 1
+    epochs: int = 12
+    batch_size: int = 128
+    last_n: int = 3  # metric: mean test accuracy of the last n epochs
+    window_deficit: str = "dissociation"  # or "blur"
+    window_length: int = 2  # epochs (paper: 20 of 120, 1/6)
+    window_onsets: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    seeds: int = 3
+    rsv_clips: int = 32  # test clips of the RSV grid (clips^2 pairs)
+
+    def __post_init__(self) -> None:
+        from cpkit.clips import CLIP_SOURCES
+        from cpkit.video import FRAME_DEFICITS
+
+        check_choice("source", self.source, CLIP_SOURCES)
+        check_choice("window_deficit", self.window_deficit, FRAME_DEFICITS)
+        for name in ("sprite", "canvas", "shift", "directions", "patch"):
+            check_int(name, getattr(self, name), minimum=1)
+        for name in ("dim", "depth", "heads", "epochs", "batch_size"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("test_images", self.test_images, minimum=1)
+        check_int("warmup_epochs", self.warmup_epochs, minimum=0)
+        check_int("last_n", self.last_n, minimum=1)
+        check_int("seeds", self.seeds, minimum=1)
+        check_int("rsv_clips", self.rsv_clips, minimum=2)
+        check_float("cross_bias", self.cross_bias)
+        check_float("lr", self.lr, minimum=0.0, strict=True)
+        check_float("weight_decay", self.weight_decay, minimum=0.0)
+        check_int("window_length", self.window_length, minimum=1)
+        check_window(0, self.window_length, self.epochs, "epochs")
+        for u in _check_tuple("window_onsets", self.window_onsets):
+            if not 0 <= check_float("window_onsets", u) <= 1:
+                raise ConfigError(
+                    f"window_onsets = {self.window_onsets} must lie in [0, 1]"
+                )
+        # build the parts once, so that a bad combination fails here
+        self.clip_spec()
+        self.transformer_spec(10)
+        self.train_config()
+
+    def onset_epochs(self) -> list[int]:
+        """Window onsets in epochs: round(u * (epochs - window_length))."""
+        last = self.epochs - self.window_length
+        return sorted({round(u * last) for u in self.window_onsets})
+
+    def clip_spec(self):
+        from cpkit.clips import ClipSpec
+
+        return ClipSpec(
+            self.source,
+            self.sprite,
+            self.canvas,
+            self.shift,
+            self.directions,
+            self.test_images,
+        )
+
+    def transformer_spec(self, classes: int):
+        from cpkit.transformer import TransformerSpec
+
+        return TransformerSpec(
+            image_size=self.canvas,
+            channels=1,
+            patch=self.patch,
+            dim=self.dim,
+            depth=self.depth,
+            heads=self.heads,
+            classes=classes,
+            cross_bias=self.cross_bias,
+        )
+
+    def train_config(self):
+        from cpkit.video import VideoTrainConfig
+
+        return VideoTrainConfig(
+            lr=self.lr,
+            warmup_epochs=self.warmup_epochs,
+            epochs=self.epochs,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            last_n=self.last_n,
+        )
+
+
 #: the paper's scale (paper-spec 2.4), shared by the stereo chapters
 _STEREO_FULL = {
     "source": "cifar10",
@@ -479,6 +585,26 @@ _REGISTRY: dict[str, dict[str, object]] = {
             depth_removal_epochs=tuple(range(0, 281, 40)),
             depth_clean_epochs=159,
             depth_bn_dry_run=True,
+        ),
+    },
+    "video": {
+        "quick": VideoProfile(),
+        # the paper's schedule (120 epochs, 20-epoch window, 20 warm-up
+        # epochs) with ViT-S sizes on 28-px sprites; see the chapter
+        "full": VideoProfile(
+            sprite=28,
+            canvas=32,
+            shift=4,
+            dim=384,
+            depth=12,
+            heads=6,
+            lr=1e-3,
+            warmup_epochs=20,
+            epochs=120,
+            batch_size=256,
+            last_n=5,
+            window_length=20,
+            rsv_clips=64,
         ),
     },
     "rsv": {
