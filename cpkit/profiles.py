@@ -438,6 +438,7 @@ class VideoProfile:
     window_onsets: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     seeds: int = 3
     rsv_clips: int = 32  # test clips of the RSV grid (clips^2 pairs)
+    long_budget: int = 2  # also one seed at this x the epochs (0: none)
 
     def __post_init__(self) -> None:
         from cpkit.clips import CLIP_SOURCES
@@ -454,6 +455,7 @@ class VideoProfile:
         check_int("last_n", self.last_n, minimum=1)
         check_int("seeds", self.seeds, minimum=1)
         check_int("rsv_clips", self.rsv_clips, minimum=2)
+        check_int("long_budget", self.long_budget, minimum=0)
         check_float("cross_bias", self.cross_bias)
         check_float("lr", self.lr, minimum=0.0, strict=True)
         check_float("weight_decay", self.weight_decay, minimum=0.0)
@@ -468,6 +470,18 @@ class VideoProfile:
         self.clip_spec()
         self.transformer_spec(10)
         self.train_config()
+
+    def longer(self):
+        """The same profile with ``long_budget`` x the epochs, warm-up and
+        window (the check that a loss is not merely lost time)."""
+        k = max(self.long_budget, 1)
+        return dataclasses.replace(
+            self,
+            epochs=self.epochs * k,
+            warmup_epochs=self.warmup_epochs * k,
+            window_length=self.window_length * k,
+            long_budget=0,
+        )
 
     def onset_epochs(self) -> list[int]:
         """Window onsets in epochs: round(u * (epochs - window_length))."""
@@ -605,6 +619,7 @@ _REGISTRY: dict[str, dict[str, object]] = {
             last_n=5,
             window_length=20,
             rsv_clips=64,
+            long_budget=0,
         ),
     },
     "rsv": {

@@ -109,8 +109,10 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
 
 
 def fmt(pair: tuple[float, float], digits: int = 2, sign: bool = False) -> str:
-    """'m ± s' of a (mean, sd) pair."""
+    """'m ± s' of a (mean, sd) pair; 'm' alone when s is NaN (one seed)."""
     m = f"{pair[0]:+.{digits}f}" if sign else f"{pair[0]:.{digits}f}"
+    if np.isnan(pair[1]):
+        return m
     return f"{m} ± {pair[1]:.{digits}f}"
 
 

@@ -194,6 +194,7 @@ def test_chapters_execute_in_quick_profile(tmp_path):
         "stereo_blur",
         "stereo_dissociation",
         "stereo_timing_depth",
+        "video",
         "-p",
         "source",
         "digits",
@@ -204,7 +205,7 @@ def test_chapters_execute_in_quick_profile(tmp_path):
     assert code == 0
     times = tmp_path / "times.json"
     recorded = json.loads(times.read_text())
-    assert len(recorded) == 7
+    assert len(recorded) == 8
     for path in tmp_path.glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         injected = [

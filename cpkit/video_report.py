@@ -1,0 +1,372 @@
+"""Numbers, tables and figures of the video chapter.
+
+:class:`VideoStudy` holds one :func:`cpkit.video.window_sweep` per seed:
+a no-deficit base run and a window run at every onset, each scored by
+the mean test accuracy of its last epochs on the label, and separately on
+the content (readable from either frame) and the direction of motion
+(readable only from both).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from cpkit import reference
+from cpkit.clips import ClipData
+from cpkit.figures import slider_figure
+from cpkit.metrics.rsv import PAPER_BIN_EDGES, histogram
+from cpkit.removal_report import COLORS, fmt, mean_sd
+from cpkit.timing_report import _mean_trace, _verdict
+from cpkit.transformer import MultiViewTransformer
+from cpkit.video import train_clips, window_sweep
+
+logger = logging.getLogger(__name__)
+
+#: what each drop field measures, for legends and tables
+FIELDS = {
+    "drop": ("label (content × direction)", COLORS[0]),
+    "drop_content": ("content (either frame)", COLORS[1]),
+    "drop_direction": ("direction of motion (both frames)", COLORS[2]),
+}
+
+
+def model_factory(profile, data: ClipData, device, **changes):
+    """``seed -> MultiViewTransformer`` of the profile's size on device."""
+    spec = dataclasses.replace(
+        profile.transformer_spec(data.classes), **changes
+    )
+
+    def make(seed: int) -> MultiViewTransformer:
+        torch.manual_seed(seed)
+        return MultiViewTransformer(spec).to(device)
+
+    return make
+
+
+class VideoStudy:
+    """Window sweeps of several seeds (paper Fig. 8, supervised arm)."""
+
+    def __init__(
+        self, sweeps: list[dict], deficit: str, length: int, epochs: int
+    ) -> None:
+        self.sweeps = sweeps
+        self.deficit, self.length, self.epochs = deficit, length, epochs
+        self.onsets = [w["onset"] for w in sweeps[0]["windows"]]
+        self.seeds = [s["seed"] for s in sweeps]
+        self.seconds = 0.0
+
+    @classmethod
+    def run(
+        cls,
+        profile,
+        data: ClipData,
+        device,
+        seeds: Sequence[int],
+        log: Callable[[str], None] = logger.info,
+    ) -> VideoStudy:
+        """Every seed's sweep over the profile's onsets."""
+        start = time.perf_counter()
+        make = model_factory(profile, data, device)
+        sweeps = []
+        for seed in seeds:
+            sweeps.append(
+                window_sweep(
+                    make,
+                    data,
+                    profile.train_config(),
+                    seed,
+                    profile.window_deficit,
+                    profile.onset_epochs(),
+                    profile.window_length,
+                    profile.rsv_clips,
+                )
+            )
+            log(f"seed {seed}: {sweeps[-1]['base']['acc']:.1f} % base")
+        study = cls(
+            sweeps,
+            profile.window_deficit,
+            profile.window_length,
+            profile.epochs,
+        )
+        study.seconds = time.perf_counter() - start
+        return study
+
+    def normalised(self, onset: int) -> float:
+        """The paper's axis: onset / (epochs - window length)."""
+        return onset / max(self.epochs - self.length, 1)
+
+    def window(self, onset: int, seed: int) -> dict:
+        sweep = self.sweeps[self.seeds.index(seed)]
+        return sweep["windows"][self.onsets.index(onset)]
+
+    def values(self, onset: int, field: str) -> np.ndarray:
+        """One value per seed of a window run's field."""
+        return np.array(
+            [float(self.window(onset, s)[field]) for s in self.seeds]
+        )
+
+    def base_values(self, field: str) -> np.ndarray:
+        return np.array([float(s["base"][field]) for s in self.sweeps])
+
+    def early_minus_late(self, field: str = "drop") -> np.ndarray:
+        """Per seed: the first onset's drop minus the last onset's."""
+        return self.values(self.onsets[0], field) - self.values(
+            self.onsets[-1], field
+        )
+
+    def peak_onset(self, field: str = "drop") -> int:
+        """The onset whose mean drop is largest."""
+        means = [self.values(s, field).mean() for s in self.onsets]
+        return self.onsets[int(np.argmax(means))]
+
+    # --- figures ----------------------------------------------------------
+
+    def drop_figure(self, title: str) -> go.Figure:
+        """Accuracy decrease against the normalised onset, with Fig. 8."""
+        fig = go.Figure()
+        x = [self.normalised(s) for s in self.onsets]
+        for field, (name, color) in FIELDS.items():
+            stats = [mean_sd(self.values(s, field)) for s in self.onsets]
+            fig.add_trace(
+                _mean_trace(x, stats, f"ours: {name}", color).update(
+                    text=[f"onset epoch {s}" for s in self.onsets]
+                )
+            )
+        paper = reference.digitized()["fig8_video_accuracy_decrease"]
+        for key, label, dash in (
+            ("supervised", "paper Fig. 8: supervised", "dash"),
+            ("masked_pretraining", "paper Fig. 8: masked pre-training", "dot"),
+        ):
+            fig.add_trace(
+                go.Scatter(
+                    x=paper[key]["normalized_onset"],
+                    y=paper[key]["decrease"],
+                    mode="lines+markers",
+                    name=label,
+                    line={"color": "#999", "dash": dash},
+                    marker={"symbol": "x"},
+                )
+            )
+        fig.add_hline(y=0, line={"color": "#ccc"})
+        fig.update_layout(
+            title=title,
+            xaxis_title="introduction of deficit (normalised onset)",
+            yaxis_title="decrease in test accuracy (points)",
+            height=480,
+        )
+        return fig
+
+    def curve_slider(self) -> go.Figure:
+        """Slider over the onset: test accuracy of base and window runs,
+        label and direction, per epoch (mean over seeds)."""
+        epochs = list(range(self.epochs))
+        base = {
+            k: np.mean([s["base"]["log"][k] for s in self.sweeps], axis=0)
+            for k in ("test_acc", "direction_acc")
+        }
+
+        def traces(onset: float) -> list:
+            runs = [self.window(int(onset), s)["log"] for s in self.seeds]
+            hit = {
+                k: np.mean([r[k] for r in runs], axis=0)
+                for k in ("test_acc", "direction_acc")
+            }
+            end = onset + self.length
+            return [
+                go.Scatter(
+                    x=[onset - 0.5, end - 0.5, end - 0.5, onset - 0.5],
+                    y=[0, 0, 100, 100],
+                    fill="toself",
+                    fillcolor="rgba(255,127,14,0.15)",
+                    line={"width": 0},
+                    name=f"{self.deficit} window",
+                    hoverinfo="skip",
+                ),
+                go.Scatter(
+                    x=epochs,
+                    y=base["direction_acc"].tolist(),
+                    name="direction, no deficit",
+                    line={"color": "#7f7f7f", "dash": "dot"},
+                ),
+                go.Scatter(
+                    x=epochs,
+                    y=hit["direction_acc"].tolist(),
+                    name="direction, window",
+                    line={"color": COLORS[2], "dash": "dot"},
+                ),
+                go.Scatter(
+                    x=epochs,
+                    y=base["test_acc"].tolist(),
+                    name="label, no deficit",
+                    line={"color": "#7f7f7f"},
+                ),
+                go.Scatter(
+                    x=epochs,
+                    y=hit["test_acc"].tolist(),
+                    name="label, window",
+                    line={"color": COLORS[0]},
+                ),
+            ]
+
+        return slider_figure(
+            self.onsets,
+            traces,
+            "window onset (epoch)",
+            layout={
+                "title": "Test accuracy with and without the window",
+                "xaxis": {"title": {"text": "epoch"}},
+                "yaxis": {
+                    "title": {"text": "test accuracy (%), mean of seeds"},
+                    "range": [0, 101],
+                },
+                "height": 480,
+            },
+            fmt="{:d}",
+        )
+
+    def rsv_slider(self) -> go.Figure:
+        """Slider over the onset: RSV histogram of the window runs' units
+        beside the no-deficit runs' (all seeds pooled)."""
+        centres = (PAPER_BIN_EDGES[1:] + PAPER_BIN_EDGES[:-1]) / 2
+        base, _ = histogram(
+            np.concatenate([s["base"]["rsv"] for s in self.sweeps])
+        )
+
+        def traces(onset: float) -> list:
+            pooled = np.concatenate(
+                [self.window(int(onset), s)["rsv"] for s in self.seeds]
+            )
+            hit, _ = histogram(pooled)
+            return [
+                go.Bar(
+                    x=centres.tolist(),
+                    y=base.tolist(),
+                    name="no deficit",
+                    marker={"color": "#7f7f7f"},
+                    opacity=0.6,
+                ),
+                go.Bar(
+                    x=centres.tolist(),
+                    y=hit.tolist(),
+                    name="after the window",
+                    marker={"color": COLORS[0]},
+                    opacity=0.6,
+                ),
+            ]
+
+        return slider_figure(
+            self.onsets,
+            traces,
+            "window onset (epoch)",
+            layout={
+                "title": "RSV of the encoder's output units",
+                "barmode": "overlay",
+                "xaxis": {
+                    "title": {"text": "RSV (+1: frame a only, −1: frame b)"}
+                },
+                "yaxis": {"title": {"text": "fraction of units"}},
+                "height": 440,
+            },
+            fmt="{:d}",
+        )
+
+    # --- tables -----------------------------------------------------------
+
+    def table(self) -> str:
+        """Markdown: per onset, accuracies and paired drops."""
+        lines = [
+            "| onset (epoch) | normalised | label acc | drop | | content "
+            "drop | direction drop | | mean RSV | paper Fig. 8 |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        paper = reference.digitized()["fig8_video_accuracy_decrease"]
+        ref = dict(
+            zip(
+                paper["supervised"]["normalized_onset"],
+                paper["supervised"]["decrease"],
+                strict=True,
+            )
+        )
+        base = (
+            f"| none | — | {fmt(mean_sd(self.base_values('acc')))} | — | | "
+            f"— | — | | "
+            f"{fmt(mean_sd(self._rsv_means(None)), sign=True)} | — |"
+        )
+        lines.append(base)
+        for s in self.onsets:
+            u = self.normalised(s)
+            drop = self.values(s, "drop")
+            direction = self.values(s, "drop_direction")
+            paper_value = ref.get(round(u, 1))
+            cells = [
+                f"{u:.2f}",
+                fmt(mean_sd(self.values(s, "acc"))),
+                fmt(mean_sd(drop), sign=True),
+                _verdict(drop),
+                fmt(mean_sd(self.values(s, "drop_content")), sign=True),
+                fmt(mean_sd(direction), sign=True),
+                _verdict(direction),
+                fmt(mean_sd(self._rsv_means(s)), sign=True),
+                "—" if paper_value is None else f"{paper_value:+.2f}",
+            ]
+            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def _rsv_means(self, onset: int | None) -> np.ndarray:
+        runs = (
+            [s["base"] for s in self.sweeps]
+            if onset is None
+            else [self.window(onset, s) for s in self.seeds]
+        )
+        return np.array([float(np.nanmean(r["rsv"])) for r in runs])
+
+
+def bias_ablation(
+    profile, data: ClipData, device, seed: int
+) -> dict[float, list[float]]:
+    """Direction accuracy per epoch of the no-deficit run with the
+    profile's cross-view bias and with none (one seed)."""
+    curves = {}
+    for bias in (profile.cross_bias, 0.0):
+        make = model_factory(profile, data, device, cross_bias=bias)
+        log, _ = train_clips(make(seed), data, profile.train_config(), seed)
+        curves[bias] = list(log.direction_acc)
+    return curves
+
+
+def frames_figure(
+    frames_a: torch.Tensor,
+    frames_b: torch.Tensor,
+    titles: Sequence[str],
+    title: str,
+) -> go.Figure:
+    """Pairs of frames as images, frame a above frame b."""
+    n = len(titles)
+    fig = make_subplots(
+        rows=2,
+        cols=n,
+        subplot_titles=[*titles, *([""] * n)],
+        vertical_spacing=0.06,
+        horizontal_spacing=0.02,
+    )
+    for row, frames in ((1, frames_a), (2, frames_b)):
+        for col in range(n):
+            x = frames[col].detach().float().cpu().clamp(0, 1)
+            if x.shape[0] == 1:
+                x = x.expand(3, -1, -1)
+            rgb = (x.permute(1, 2, 0) * 255).round().to(torch.uint8)
+            fig.add_trace(go.Image(z=rgb.numpy()), row=row, col=col + 1)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.update_yaxes(title_text="frame a", row=1, col=1)
+    fig.update_yaxes(title_text="frame b", row=2, col=1)
+    fig.update_layout(title=title, height=200 + 60 * 4, showlegend=False)
+    return fig
