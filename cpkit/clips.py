@@ -348,34 +348,51 @@ class VideoFolderSpec:
     offset: float = 1 / 3  # seconds; frames are a multiple of this apart
     max_multiple: int = 4  # the multiple is drawn from 1 .. max_multiple
     pairs_per_clip: int = 4
+    clips_per_class: int | None = None  # the first clips only (None: all)
 
     def __post_init__(self) -> None:
         check_int("size", self.size, minimum=2)
         check_float("offset", self.offset, minimum=0.0, strict=True)
         check_int("max_multiple", self.max_multiple, minimum=1)
         check_int("pairs_per_clip", self.pairs_per_clip, minimum=1)
+        if self.clips_per_class is not None:
+            check_int("clips_per_class", self.clips_per_class, minimum=1)
 
 
-def video_folder(
-    spec: VideoFolderSpec, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
-    """Frame pairs of every clip under ``root/<class>/``.
+@dataclass
+class FramePairs:
+    """Frame pairs of real clips (frames (n, 3, size, size) in [0, 1])."""
 
-    Returns frame a, frame b (n, 3, size, size), labels (n,) and the class
-    names (sorted folder names). Every class folder must hold at least one
-    clip, every clip must decode and be longer than ``offset``: otherwise
-    a one-line error names the folder or file. No class is dropped.
+    frame_a: torch.Tensor
+    frame_b: torch.Tensor
+    labels: torch.Tensor  # class index per pair
+    clip: torch.Tensor  # clip index per pair: split data by clip, not pair
+    gap: torch.Tensor  # seconds between frame a and frame b
+    classes: list[str]  # every class folder, sorted
+    files: list[Path]  # the clip of each clip index
+
+
+def video_folder(spec: VideoFolderSpec, seed: int = 0) -> FramePairs:
+    """Frame pairs of the clips under ``root/<class>/``.
+
+    Every class folder is read (``clips_per_class`` limits the clips taken
+    from each, never the classes). A class folder without clips, a clip
+    that does not decode, or one shorter than ``offset`` stops with a
+    one-line error naming it.
     """
     root = Path(spec.root).expanduser()
-    if not root.is_dir():
+    if not root.exists():
         raise ConfigError(f"video folder {root} does not exist")
+    if not root.is_dir():
+        raise ConfigError(f"video folder {root} is not a folder")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if not classes:
         raise ConfigError(
             f"{root} has no class folders: expected {root}/<class>/<clip>.mp4"
         )
     rng = np.random.default_rng(seed)
-    frames_a, frames_b, labels = [], [], []
+    frames_a, frames_b, labels, clip_ids, gaps = [], [], [], [], []
+    files: list[Path] = []
     for label, name in enumerate(classes):
         clips = sorted(
             p
@@ -387,7 +404,7 @@ def video_folder(
                 f"class folder {root / name} holds no clip "
                 f"({', '.join(VIDEO_SUFFIXES)})"
             )
-        for clip in clips:
+        for clip in clips[: spec.clips_per_class]:
             frames, times = decode(clip, spec.size)
             span = times[-1] - times[0]
             if span < spec.offset:
@@ -404,9 +421,15 @@ def video_folder(
                 frames_a.append(frames[i])
                 frames_b.append(frames[j])
                 labels.append(label)
-    return (
+                clip_ids.append(len(files))
+                gaps.append(times[j] - times[i])
+            files.append(clip)
+    return FramePairs(
         torch.stack(frames_a),
         torch.stack(frames_b),
         torch.tensor(labels),
+        torch.tensor(clip_ids),
+        torch.tensor(gaps),
         classes,
+        files,
     )

@@ -426,6 +426,7 @@ class VideoProfile:
     dim: int = 64
     depth: int = 2
     heads: int = 4
+    mlp_ratio: float = 2.0  # MLP width / dim (ViT: 4)
     cross_bias: float = 3.0  # initial same-place cross-view attention bias
     lr: float = 2e-3  # AdamW peak LR
     weight_decay: float = 0.05
@@ -461,6 +462,12 @@ class VideoProfile:
         check_float("weight_decay", self.weight_decay, minimum=0.0)
         check_int("window_length", self.window_length, minimum=1)
         check_window(0, self.window_length, self.epochs, "epochs")
+        if self.window_length >= self.epochs:
+            raise ConfigError(
+                f"window_length = {self.window_length} must be shorter than "
+                f"epochs = {self.epochs}: a window must have somewhere to "
+                "slide"
+            )
         for u in _check_tuple("window_onsets", self.window_onsets):
             if not 0 <= check_float("window_onsets", u) <= 1:
                 raise ConfigError(
@@ -510,6 +517,7 @@ class VideoProfile:
             dim=self.dim,
             depth=self.depth,
             heads=self.heads,
+            mlp_ratio=self.mlp_ratio,
             classes=classes,
             cross_bias=self.cross_bias,
         )
@@ -612,6 +620,7 @@ _REGISTRY: dict[str, dict[str, object]] = {
             dim=384,
             depth=12,
             heads=6,
+            mlp_ratio=4.0,
             lr=1e-3,
             warmup_epochs=20,
             epochs=120,

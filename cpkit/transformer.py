@@ -136,7 +136,7 @@ class Block(nn.Module):
         )
 
     def attention_bias(self, tokens: int) -> torch.Tensor:
-        """(heads, tokens, tokens) bias; extra tokens (none here) get 0."""
+        """(heads, tokens, tokens) bias over the 2n tokens of the views."""
         return self.bias_table[:, self.bias_index][:, :tokens, :tokens]
 
     def forward(

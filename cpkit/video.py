@@ -113,26 +113,14 @@ class VideoLog:
 
 @torch.no_grad()
 def evaluate_clips(
-    model: MultiViewTransformer,
-    data: ClipData,
-    view: str = "both",
-    batch_size: int = 500,
+    model: MultiViewTransformer, data: ClipData, batch_size: int = 500
 ) -> dict[str, float]:
-    """Accuracy (percent) of label, content and direction on test clips.
-
-    ``view``: ``both``, or ``a`` / ``b`` alone with the other frame set
-    to zero.
-    """
-    check_choice("view", view, ("both", "a", "b"))
+    """Accuracy (percent) of label, content and direction on test clips."""
     model.eval()
     hits = {"label": 0, "content": 0, "direction": 0}
     n = 0
     gen = torch.Generator().manual_seed(0)
     for a, b, y in data.batches(batch_size, gen, train=False):
-        if view == "a":
-            b = torch.zeros_like(b)
-        elif view == "b":
-            a = torch.zeros_like(a)
         with _autocast(a.device):
             pred = model(a, b).float().argmax(1)
         hits["label"] += int((pred == y).sum())

@@ -194,13 +194,24 @@ def test_chapters_execute_in_quick_profile(tmp_path):
         "stereo_blur",
         "stereo_dissociation",
         "stereo_timing_depth",
-        "video",
         "-p",
         "source",
         "digits",
         "-p",
         "seeds",
         "1",
+    )
+    assert code == 0
+    # the video chapter on a 6-epoch budget (its longer check: 12)
+    code = run_batch(
+        tmp_path,
+        "--profile",
+        "quick",
+        "--device",
+        "cpu",
+        "--only",
+        "video",
+        *("-p", "source", "digits", "-p", "seeds", "1", "-p", "epochs", "6"),
     )
     assert code == 0
     times = tmp_path / "times.json"
