@@ -10,19 +10,25 @@ the content (readable from either frame) and the direction of motion
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+import cpkit
 from cpkit import reference
 from cpkit.clips import ClipData
 from cpkit.figures import slider_figure
 from cpkit.metrics.rsv import PAPER_BIN_EDGES, histogram
+from cpkit.protocols import RunStore, _git_commit
 from cpkit.removal_report import COLORS, fmt, mean_sd
 from cpkit.timing_report import _mean_trace, _verdict
 from cpkit.transformer import MultiViewTransformer
@@ -36,6 +42,94 @@ FIELDS = {
     "drop_content": ("content (either frame)", COLORS[1]),
     "drop_direction": ("direction of motion (both frames)", COLORS[2]),
 }
+
+
+#: modules whose source decides a sweep's result (part of its key)
+_CODE = ("clips", "transformer", "video", "deficits", "metrics/rsv")
+
+
+def _sweep_payload(profile, seed: int, device) -> dict:
+    """Everything that decides one seed's sweep: its key hashes this."""
+    root = Path(cpkit.__file__).parent
+    code = hashlib.sha256()
+    for name in _CODE:
+        code.update((root / f"{name}.py").read_bytes())
+    fields = dataclasses.asdict(profile)
+    for name in ("seeds", "long_budget"):  # they do not change a sweep
+        fields.pop(name)
+    return {
+        "profile": fields,
+        "seed": seed,
+        "code": code.hexdigest()[:16],
+        # bf16 on CUDA, float32 elsewhere; results differ across them
+        "device": torch.device(device).type,
+        "torch": torch.__version__.split("+")[0],
+    }
+
+
+def _to_store(sweep: dict) -> dict:
+    """RSV arrays as tensors, so the record loads weights-only."""
+    out = dict(sweep)
+    out["base"] = {
+        **sweep["base"],
+        "rsv": torch.from_numpy(sweep["base"]["rsv"]),
+    }
+    out["windows"] = [
+        {**w, "rsv": torch.from_numpy(w["rsv"])} for w in sweep["windows"]
+    ]
+    return out
+
+
+def _from_store(record: dict) -> dict:
+    out = dict(record)
+    out["base"] = {**record["base"], "rsv": record["base"]["rsv"].numpy()}
+    out["windows"] = [
+        {**w, "rsv": w["rsv"].numpy()} for w in record["windows"]
+    ]
+    return out
+
+
+def cached_sweep(
+    store: RunStore, profile, data: ClipData, device, seed: int
+) -> dict:
+    """One seed's :func:`window_sweep`, read from ``store`` if finished.
+
+    The key hashes the profile (less its seed count), the seed, the
+    source of the modules that compute it, the device type and the torch
+    version; a lock lets two processes share a results folder.
+    """
+    payload = _sweep_payload(profile, seed, device)
+    text = json.dumps(payload, sort_keys=True, default=str)
+    key = "video-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+    record = store.get(key)
+    if record is None:
+        with store.lock(key):
+            record = store.get(key)
+            if record is None:
+                start = time.perf_counter()
+                sweep = window_sweep(
+                    model_factory(profile, data, device),
+                    data,
+                    profile.train_config(),
+                    seed,
+                    profile.window_deficit,
+                    profile.onset_epochs(),
+                    profile.window_length,
+                    profile.rsv_clips,
+                )
+                record = _to_store(sweep)
+                record["meta"] = {
+                    "run": text,
+                    "cpkit": cpkit.__version__,
+                    "git": _git_commit(),
+                    "device": str(device),
+                    "seconds": time.perf_counter() - start,
+                    "finished": datetime.datetime.now(
+                        datetime.UTC
+                    ).isoformat(),
+                }
+                store.put(key, record)
+    return _from_store(record)
 
 
 def model_factory(profile, data: ClipData, device, **changes):
@@ -70,25 +164,19 @@ class VideoStudy:
         data: ClipData,
         device,
         seeds: Sequence[int],
+        results_dir: Path | str | None = None,
         log: Callable[[str], None] = logger.info,
     ) -> VideoStudy:
-        """Every seed's sweep over the profile's onsets."""
+        """Every seed's sweep over the profile's onsets.
+
+        With ``results_dir``, each seed's finished sweep is kept there and
+        read back instead of trained again.
+        """
         start = time.perf_counter()
-        make = model_factory(profile, data, device)
+        store = RunStore(results_dir)
         sweeps = []
         for seed in seeds:
-            sweeps.append(
-                window_sweep(
-                    make,
-                    data,
-                    profile.train_config(),
-                    seed,
-                    profile.window_deficit,
-                    profile.onset_epochs(),
-                    profile.window_length,
-                    profile.rsv_clips,
-                )
-            )
+            sweeps.append(cached_sweep(store, profile, data, device, seed))
             log(f"seed {seed}: {sweeps[-1]['base']['acc']:.1f} % base")
         study = cls(
             sweeps,

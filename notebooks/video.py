@@ -43,6 +43,7 @@ window_deficit = None  # "dissociation" or "blur" (None: the profile's)
 cross_bias = None  # initial same-place cross-view bias (None: profile's)
 long_budget = None  # one seed again at this x the budget (0: skip)
 video_folder = None  # a Kinetics-layout folder to show (None: shipped clips)
+results_dir = None  # folder that keeps each seed's finished sweep
 
 # %%
 import tempfile
@@ -289,7 +290,7 @@ glue(
 )
 glue("onsets", ", ".join(map(str, cfg.onset_epochs())), display=False)
 glue("last_n", cfg.last_n, display=False)
-study = VideoStudy.run(cfg, data, torch_device, seed_list)
+study = VideoStudy.run(cfg, data, torch_device, seed_list, results_dir)
 print(f"window sweeps, {len(seed_list)} seeds: {study.seconds:.0f} s")
 
 # %% tags=["hide-input"]
@@ -396,7 +397,9 @@ glue("long_budget", cfg.long_budget, display=False)
 long_study = None
 if cfg.long_budget:
     long_cfg = cfg.longer()
-    long_study = VideoStudy.run(long_cfg, data, torch_device, [seed])
+    long_study = VideoStudy.run(
+        long_cfg, data, torch_device, [seed], results_dir
+    )
     print(f"longer budget, seed {seed}: {long_study.seconds:.0f} s")
     fig = long_study.drop_figure(
         f"The same sweep with {long_cfg.epochs} epochs and a "

@@ -281,6 +281,57 @@ def test_a_window_branch_equals_a_run_with_that_window(small):
     )
 
 
+def test_a_results_folder_keeps_finished_sweeps(small, tmp_path, monkeypatch):
+    from cpkit import video_report
+
+    profile = get_profile(
+        "video",
+        "quick",
+        source="digits",
+        sprite=8,
+        canvas=8,
+        shift=1,
+        test_images=300,
+        patch=2,
+        dim=16,
+        depth=1,
+        heads=2,
+        epochs=3,
+        window_length=1,
+        window_onsets=(0.0, 1.0),
+        last_n=1,
+        rsv_clips=3,
+    )
+    calls = []
+    real = video_report.window_sweep
+
+    def counting(*args, **kwargs):
+        calls.append(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(video_report, "window_sweep", counting)
+    first = video_report.VideoStudy.run(
+        profile, small, "cpu", [0, 1], tmp_path
+    )
+    again = video_report.VideoStudy.run(
+        profile, small, "cpu", [1, 0], tmp_path
+    )
+    assert calls == [0, 1]  # the second study trained nothing
+    assert len(list(tmp_path.glob("video-*.pt"))) == 2
+    for s in (0, 1):
+        for onset in (0, 2):
+            kept, read = first.window(onset, s), again.window(onset, s)
+            assert kept["drop"] == read["drop"]
+            assert kept["log"] == read["log"]
+            assert np.array_equal(kept["rsv"], read["rsv"], equal_nan=True)
+    record = torch.load(next(tmp_path.glob("video-*.pt")), weights_only=True)
+    assert '"seed":' in record["meta"]["run"]
+    # another budget is another sweep
+    other = dataclasses.replace(profile, epochs=4)
+    video_report.VideoStudy.run(other, small, "cpu", [0], tmp_path)
+    assert calls == [0, 1, 0]
+
+
 def test_a_window_that_does_not_fit_fails_in_one_line(small):
     config = VideoTrainConfig(epochs=4, last_n=1)
     with pytest.raises(ConfigError, match="ends after"):
