@@ -147,8 +147,10 @@ class Block(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4)
         if bias is None:
             bias = self.attention_bias(t)
+        if bias.dim() == 3:  # one bias for the batch; else one per sample
+            bias = bias[None]
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias[None].to(q.dtype)
+            q, k, v, attn_mask=bias.to(q.dtype)
         )
         x = x + self.proj(out.transpose(1, 2).reshape(b, t, d))
         return x + self.mlp(self.norm2(x))
