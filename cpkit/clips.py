@@ -175,7 +175,8 @@ class ClipData:
         s = self.spec
         return (
             f"{s.source} sprites {s.sprite} px on a wrapping {s.canvas} px "
-            f"canvas, moved {s.shift} px in one of {s.directions} directions; "
+            f"canvas, moved in one of {s.directions} directions ({s.shift} "
+            "px along an axis); "
             f"{len(self.x_train)} train images (fresh clips every epoch), "
             f"{len(self.test[2])} test clips; {self.classes} classes "
             f"({self.content_classes} contents × {s.directions} directions)"
