@@ -93,6 +93,7 @@ def test_toc_lists_existing_notebooks():
         "stereo_blur",
         "stereo_dissociation",
         "stereo_timing_depth",
+        "video",
     ]
 
 
