@@ -479,14 +479,16 @@ class VideoProfile:
         self.train_config()
 
     def longer(self):
-        """The same profile with ``long_budget`` x the epochs, warm-up and
-        window (the check that a loss is not merely lost time)."""
+        """The same profile with ``long_budget`` x the epochs, warm-up,
+        window and metric span (the check that a loss is not merely lost
+        time)."""
         k = max(self.long_budget, 1)
         return dataclasses.replace(
             self,
             epochs=self.epochs * k,
             warmup_epochs=self.warmup_epochs * k,
             window_length=self.window_length * k,
+            last_n=self.last_n * k,
             long_budget=0,
         )
 

@@ -371,8 +371,9 @@ class VideoStudy:
     def table(self) -> str:
         """Markdown: per onset, accuracies and paired drops."""
         lines = [
-            "| onset (epoch) | normalised | label acc | drop | | content "
-            "drop | direction drop | | mean RSV | paper Fig. 8 |",
+            "| onset (epoch) | normalised | label acc | label drop | "
+            "vs 2 SE | content drop | direction drop | vs 2 SE | mean RSV | "
+            "paper Fig. 8 |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         paper = reference.digitized()["fig8_video_accuracy_decrease"]
