@@ -60,6 +60,25 @@ def _mean_trace(
     )
 
 
+def fig8_traces(supervised: str, masked: str) -> list[go.Scatter]:
+    """The paper's digitized Fig. 8 curves (grey), named as given."""
+    paper = reference.digitized()["fig8_video_accuracy_decrease"]
+    return [
+        go.Scatter(
+            x=paper[key]["normalized_onset"],
+            y=paper[key]["decrease"],
+            mode="lines+markers",
+            name=label,
+            line={"color": "#999", "dash": dash},
+            marker={"symbol": "x"},
+        )
+        for key, label, dash in (
+            ("supervised", supervised, "dash"),
+            ("masked_pretraining", masked, "dot"),
+        )
+    ]
+
+
 class WindowStudy:
     """Sliding-window rows (one per schedule, seed and onset)."""
 
@@ -145,21 +164,12 @@ class WindowStudy:
                     COLORS[i % len(COLORS)],
                 ).update(text=[f"onset {s}" for s in self.onsets])
             )
-        paper = reference.digitized()["fig8_video_accuracy_decrease"]
-        for key, label, dash in (
-            ("supervised", "paper Fig. 8, supervised (video)", "dash"),
-            ("masked_pretraining", "paper Fig. 8, masked pre-training", "dot"),
-        ):
-            fig.add_trace(
-                go.Scatter(
-                    x=paper[key]["normalized_onset"],
-                    y=paper[key]["decrease"],
-                    mode="lines+markers",
-                    name=label,
-                    line={"color": "#999", "dash": dash},
-                    marker={"symbol": "x"},
-                )
+        fig.add_traces(
+            fig8_traces(
+                "paper Fig. 8, supervised (video)",
+                "paper Fig. 8, masked pre-training",
             )
+        )
         fig.add_hline(y=0, line={"color": "#ccc"})
         fig.update_layout(
             title=title,

@@ -30,7 +30,7 @@ from cpkit.figures import slider_figure
 from cpkit.metrics.rsv import PAPER_BIN_EDGES, histogram
 from cpkit.protocols import RunStore, _git_commit
 from cpkit.removal_report import COLORS, fmt, mean_sd
-from cpkit.timing_report import _mean_trace, _verdict
+from cpkit.timing_report import _mean_trace, _verdict, fig8_traces
 from cpkit.transformer import MultiViewTransformer
 from cpkit.video import train_clips, window_sweep
 
@@ -228,21 +228,11 @@ class VideoStudy:
                     text=[f"onset epoch {s}" for s in self.onsets]
                 )
             )
-        paper = reference.digitized()["fig8_video_accuracy_decrease"]
-        for key, label, dash in (
-            ("supervised", "paper Fig. 8: supervised", "dash"),
-            ("masked_pretraining", "paper Fig. 8: masked pre-training", "dot"),
-        ):
-            fig.add_trace(
-                go.Scatter(
-                    x=paper[key]["normalized_onset"],
-                    y=paper[key]["decrease"],
-                    mode="lines+markers",
-                    name=label,
-                    line={"color": "#999", "dash": dash},
-                    marker={"symbol": "x"},
-                )
+        fig.add_traces(
+            fig8_traces(
+                "paper Fig. 8: supervised", "paper Fig. 8: masked pre-training"
             )
+        )
         fig.add_hline(y=0, line={"color": "#ccc"})
         fig.update_layout(
             title=title,
@@ -385,7 +375,8 @@ class VideoStudy:
             )
         )
         base = (
-            f"| none | — | {fmt(mean_sd(self.base_values('acc')))} | — | | "
+            "| none | — | "
+            f"{fmt(mean_sd(self.base_values('acc')))} | — | | "
             f"— | — | | "
             f"{fmt(mean_sd(self._rsv_means(None)), sign=True)} | — |"
         )
