@@ -13,19 +13,35 @@ patch normalised by its own mean and variance (MAE's normalised pixels).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from cpkit.config import check_float, check_int
+from cpkit.clips import ClipData
+from cpkit.config import check_choice, check_float, check_int
+from cpkit.deficits import DeficitWindow
 from cpkit.errors import ConfigError
+from cpkit.training import _autocast
 from cpkit.transformer import (
     Block,
     MultiViewTransformer,
     TransformerSpec,
     patchify,
+    unpatchify,
+)
+from cpkit.video import (
+    FRAME_DEFICITS,
+    VideoLog,
+    VideoTrainConfig,
+    drops,
+    run_epochs,
+    summary,
+    train_clips,
+    transformer_rsv,
 )
 
 
@@ -239,3 +255,224 @@ def load_encoder(
         copied.append(name)
     model.load_state_dict(target)
     return copied
+
+
+# --- pre-training, fine-tuning and the window sweep ------------------------
+
+
+@dataclass
+class PretrainLog:
+    """Per-epoch record of a pre-training run (reconstruction losses)."""
+
+    epochs: list[int] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    deficit: list[bool] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list]:
+        return {k: list(v) for k, v in self.__dict__.items()}
+
+
+@torch.no_grad()
+def reconstruction_loss(
+    model: MaskedCrossView, data: ClipData, batch_size: int = 500
+) -> float:
+    """Masked loss on the test clips, with the same masks every time."""
+    model.eval()
+    gen = torch.Generator().manual_seed(0)
+    total, n = 0.0, 0
+    for a, b, _ in data.batches(batch_size, gen, train=False):
+        with _autocast(a.device):
+            total += float(model.loss(a, b, gen)) * len(a)
+        n += len(a)
+    return total / n
+
+
+def pretrain(
+    model: MaskedCrossView,
+    data: ClipData,
+    config: VideoTrainConfig,
+    seed: int,
+    deficit: DeficitWindow | None = None,
+    resume: dict | None = None,
+    keep_states: Sequence[int] = (),
+) -> tuple[PretrainLog, dict[int, dict]]:
+    """Masked cross-view pre-training, no labels (paper 4.4).
+
+    The same loop, schedule and frame deficits as supervised training
+    (:func:`cpkit.video.run_epochs`); the masks come from the clip
+    stream, so a run with a window draws the same clips and masks as one
+    without.
+    """
+
+    def batch_loss(a, b, y, clips):
+        return model.loss(a, b, clips)
+
+    def score():
+        return {"test_loss": reconstruction_loss(model, data)}
+
+    return run_epochs(
+        model,
+        data,
+        config,
+        seed,
+        batch_loss,
+        score,
+        PretrainLog,
+        deficit,
+        resume,
+        keep_states,
+    )
+
+
+def finetune(
+    pretrained: MaskedCrossView,
+    new_model: Callable[[int], MultiViewTransformer],
+    data: ClipData,
+    config: VideoTrainConfig,
+    seed: int,
+) -> tuple[MultiViewTransformer, VideoLog]:
+    """A fresh classifier with the pre-trained encoder, trained with
+    labels on all tokens; the head is the only new part."""
+    model = new_model(seed)
+    load_encoder(model, pretrained)
+    log, _ = train_clips(model, data, config, seed)
+    return model, log
+
+
+@torch.no_grad()
+def reconstructions(
+    model: MaskedCrossView, data: ClipData, clips: int = 3, seed: int = 0
+) -> dict[str, torch.Tensor]:
+    """Fig. 7 for the first test clips: (clips, 2 views, 3, H, W) images.
+
+    ``masked``: the input with hidden patches tinted; ``predicted``: the
+    decoder's patches put back in pixel units with the original patch's
+    mean and spread, visible patches pasted in as MultiMAE shows them;
+    ``original``: the frames.
+    """
+    clips = check_int("clips", clips, minimum=1)
+    model.eval()
+    spec = model.encoder.spec
+    a, b = data.test[0][:clips], data.test[1][:clips]
+    gen = torch.Generator().manual_seed(seed)
+    keep, hidden = sample_masks(
+        len(a),
+        spec.tokens_per_view,
+        model.masked.mask_ratio,
+        model.masked.alpha,
+        gen,
+    )
+    prediction = model(a, b, keep).float()
+    views = torch.cat(
+        [patchify(a, spec.patch), patchify(b, spec.patch)], 1
+    ).float()
+    mean = views.mean(-1, keepdim=True)
+    spread = (views.var(-1, keepdim=True, unbiased=False) + 1e-6).sqrt()
+    hidden = hidden.to(views.device)[:, :, None]
+    predicted = torch.where(hidden, prediction * spread + mean, views)
+    tint = torch.tensor([0.20, 0.25, 0.45], device=views.device)
+    n, grid = spec.tokens_per_view, spec.image_size // spec.patch
+
+    def images(patches: torch.Tensor, tinted: bool) -> torch.Tensor:
+        out = []
+        for view in range(2):
+            part = patches[:, view * n : (view + 1) * n]
+            x = unpatchify(part, spec.patch, spec.channels, grid)
+            x = x.clamp(0, 1).expand(-1, 3, -1, -1).clone()
+            if tinted:
+                gone = unpatchify(
+                    hidden[:, view * n : (view + 1) * n]
+                    .expand_as(part)
+                    .float(),
+                    spec.patch,
+                    spec.channels,
+                    grid,
+                )[:, :1].bool()
+                x = torch.where(gone, tint[None, :, None, None], x)
+            out.append(x)
+        return torch.stack(out, 1).cpu()
+
+    return {
+        "masked": images(views, tinted=True),
+        "predicted": images(predicted, tinted=False),
+        "original": images(views, tinted=False),
+    }
+
+
+def masked_sweep(
+    new_pretrainer: Callable[[int], MaskedCrossView],
+    new_model: Callable[[int], MultiViewTransformer],
+    data: ClipData,
+    pre_config: VideoTrainConfig,
+    fine_config: VideoTrainConfig,
+    seed: int,
+    deficit: str,
+    onsets: Sequence[int],
+    length: int,
+    rsv_clips: int = 32,
+    recon_clips: int = 3,
+) -> dict:
+    """One seed's window sweep over masked pre-training (Fig. 8, masked).
+
+    A no-deficit pre-training run keeps its full state at every onset;
+    each window run continues from there with the deficit, and every
+    pre-trained encoder, base and windows alike, is fine-tuned with the
+    same seed and budget. ``scratch`` is the control: the fine-tuning
+    budget from a random encoder, which says what pre-training adds.
+    Drops are base minus window after fine-tuning, in points.
+    """
+    check_choice("deficit", deficit, FRAME_DEFICITS)
+    length = check_int("window length", length, minimum=1)
+    onsets = sorted({check_int("onset", s, minimum=0) for s in onsets})
+    if onsets and onsets[-1] + length > pre_config.epochs:
+        raise ConfigError(
+            f"a window at epoch {onsets[-1]} of length {length} ends after "
+            f"the {pre_config.epochs} pre-training epochs"
+        )
+
+    def tuned(pre: MaskedCrossView, pre_log: PretrainLog) -> dict:
+        model, log = finetune(pre, new_model, data, fine_config, seed)
+        return {
+            **summary(log, fine_config),
+            "log": log.as_dict(),
+            "pretrain_log": pre_log.as_dict(),
+            "rsv_before": transformer_rsv(pre.encoder, data, rsv_clips),
+            "rsv": transformer_rsv(model, data, rsv_clips),
+        }
+
+    start = time.perf_counter()
+    pre = new_pretrainer(seed)
+    pre_log, states = pretrain(pre, data, pre_config, seed, keep_states=onsets)
+    base = {
+        **tuned(pre, pre_log),
+        "recon": reconstructions(pre, data, recon_clips),
+        "seconds": time.perf_counter() - start,
+    }
+    start = time.perf_counter()
+    model = new_model(seed)
+    log, _ = train_clips(model, data, fine_config, seed)
+    scratch = {
+        **summary(log, fine_config),
+        "log": log.as_dict(),
+        "seconds": time.perf_counter() - start,
+    }
+    windows = []
+    for onset in onsets:
+        start = time.perf_counter()
+        branch = new_pretrainer(seed)
+        window = DeficitWindow(deficit, onset, length, pre_config.epochs)
+        branch_log, _ = pretrain(
+            branch, data, pre_config, seed, window, resume=states.pop(onset)
+        )
+        entry = tuned(branch, branch_log)
+        windows.append(
+            {
+                "onset": onset,
+                **entry,
+                **drops(base, entry),
+                "seconds": time.perf_counter() - start,
+            }
+        )
+    return {"seed": seed, "base": base, "scratch": scratch, "windows": windows}

@@ -158,6 +158,54 @@ def train_clips(
     state at the start of epoch s: pass one as ``resume`` to continue
     exactly from there (with another deficit, if wanted).
     """
+
+    def batch_loss(a, b, y, clips):
+        return F.cross_entropy(model(a, b).float(), y)
+
+    def score():
+        scores = evaluate_clips(model, data, batch_size=config.eval_batch)
+        return {
+            "test_acc": scores["label"],
+            "content_acc": scores["content"],
+            "direction_acc": scores["direction"],
+        }
+
+    return run_epochs(
+        model,
+        data,
+        config,
+        seed,
+        batch_loss,
+        score,
+        VideoLog,
+        deficit,
+        resume,
+        keep_states,
+        progress,
+    )
+
+
+def run_epochs(
+    model: torch.nn.Module,
+    data: ClipData,
+    config: VideoTrainConfig,
+    seed: int,
+    batch_loss: Callable[..., torch.Tensor],
+    score: Callable[[], dict[str, float]],
+    new_log: Callable[..., object],
+    deficit: DeficitWindow | None = None,
+    resume: dict | None = None,
+    keep_states: Sequence[int] = (),
+    progress: Callable[[int, object], None] | None = None,
+) -> tuple[object, dict[int, dict]]:
+    """The epoch loop shared by supervised training and pre-training.
+
+    ``batch_loss(a, b, y, clips)`` is one batch's loss (``clips``: the
+    run's clip stream, for any further draws such as masks); ``score()``
+    the end-of-epoch measures, each appended to the log field of its name.
+    The deficit touches frame b (and the label) before ``batch_loss``
+    sees them, with draws from its own stream.
+    """
     deficit = deficit or DeficitWindow()
     if deficit.kind not in ("none", *FRAME_DEFICITS):
         raise ConfigError(f"deficit {deficit.kind!r} is not a frame deficit")
@@ -175,7 +223,7 @@ def train_clips(
         weight_decay=config.weight_decay,
     )
     clips, mixing = _streams(seed)
-    log, first = VideoLog(), 0
+    log, first = new_log(), 0
     if resume is not None:
         first = resume["next_epoch"]
         if deficit.length and deficit.onset < first:
@@ -187,7 +235,7 @@ def train_clips(
         opt.load_state_dict(resume["optimizer"])
         clips.set_state(resume["clips"])
         mixing.set_state(resume["mixing"])
-        log = VideoLog(**copy.deepcopy(resume["log"]))
+        log = new_log(**copy.deepcopy(resume["log"]))
     wanted = set(keep_states)
     states: dict[int, dict] = {}
     steps = math.ceil(len(data.x_train) / config.batch_size)
@@ -216,7 +264,7 @@ def train_clips(
             for group in opt.param_groups:
                 group["lr"] = lr
             with _autocast(device):
-                loss = F.cross_entropy(model(a, b).float(), y)
+                loss = batch_loss(a, b, y, clips)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -228,14 +276,12 @@ def train_clips(
                 f"training diverged at epoch {epoch} (loss {train_loss}): "
                 f"lower lr = {config.lr:g}"
             )
-        scores = evaluate_clips(model, data, batch_size=config.eval_batch)
         log.epochs.append(epoch)
         log.lr.append(lr)
         log.train_loss.append(train_loss)
-        log.test_acc.append(scores["label"])
-        log.content_acc.append(scores["content"])
-        log.direction_acc.append(scores["direction"])
         log.deficit.append(active)
+        for name, value in score().items():
+            getattr(log, name).append(value)
         if progress is not None:
             progress(epoch, log)
     return log, states
@@ -265,12 +311,23 @@ def transformer_rsv(
     return rsv_from_grid(np.stack(rows))
 
 
-def _summary(log: VideoLog, config: VideoTrainConfig) -> dict[str, float]:
+def summary(log: VideoLog, config: VideoTrainConfig) -> dict[str, float]:
+    """Mean test accuracies of the last ``config.last_n`` epochs."""
     n = config.last_n
     return {
         "acc": log.last_mean(n),
         "content": log.last_mean(n, "content_acc"),
         "direction": log.last_mean(n, "direction_acc"),
+    }
+
+
+def drops(base: dict, run: dict) -> dict[str, float]:
+    """Base minus run, in points: ``drop`` (label), ``drop_content``,
+    ``drop_direction``."""
+    return {
+        "drop": base["acc"] - run["acc"],
+        "drop_content": base["content"] - run["content"],
+        "drop_direction": base["direction"] - run["direction"],
     }
 
 
@@ -304,7 +361,7 @@ def window_sweep(
     model = new_model(seed)
     log, states = train_clips(model, data, config, seed, keep_states=onsets)
     base = {
-        **_summary(log, config),
+        **summary(log, config),
         "log": log.as_dict(),
         "rsv": transformer_rsv(model, data, rsv_clips),
         "seconds": time.perf_counter() - start,
@@ -317,15 +374,12 @@ def window_sweep(
         wlog, _ = train_clips(
             branch, data, config, seed, window, resume=states.pop(onset)
         )
-        summary = _summary(wlog, config)
+        scores = summary(wlog, config)
         windows.append(
             {
                 "onset": onset,
-                **summary,
-                **{
-                    f"drop_{k}" if k != "acc" else "drop": base[k] - v
-                    for k, v in summary.items()
-                },
+                **scores,
+                **drops(base, scores),
                 "log": wlog.as_dict(),
                 "rsv": transformer_rsv(branch, data, rsv_clips),
                 "seconds": time.perf_counter() - start,
