@@ -114,6 +114,10 @@ def _execute_converted(
 
     # refuse parameters that the notebook does not declare
     declared = papermill.inspect_notebook(str(converted))
+    parameters = dict(parameters)  # shared by every notebook of the batch
+    shared = parameters.pop(_SHARED_RESULTS, None)
+    if shared is not None and "results_dir" in declared:
+        parameters["results_dir"] = shared
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         return 0.0, (
@@ -155,6 +159,11 @@ def _execute_converted(
     return seconds, error
 
 
+#: a ``--results-dir`` travels under this name and becomes ``results_dir``
+#: for the notebooks that declare one
+_SHARED_RESULTS = "__results_dir__"
+
+
 def _parameters(args: argparse.Namespace) -> dict:
     """Notebook parameters from the flags and the -p pairs."""
     parameters = {
@@ -175,6 +184,16 @@ def _parameters(args: argparse.Namespace) -> dict:
                 "parameter out to use the profile's default"
             )
         parameters[name] = value
+    if args.results_dir:
+        if "results_dir" in parameters:
+            raise ConfigError(
+                "give the results folder once: --results-dir or "
+                "-p results_dir, not both"
+            )
+        folder = Path(args.results_dir).expanduser().resolve()
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"--results-dir {folder} is not a folder")
+        parameters[_SHARED_RESULTS] = str(folder)
     return parameters
 
 
@@ -272,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra notebook parameter (repeatable)",
     )
     nb.add_argument("--only", nargs="+", help="notebook names to run")
+    nb.add_argument(
+        "--results-dir",
+        help="folder that keeps finished runs, shared by every notebook "
+        "that takes results_dir (later notebooks reuse earlier runs)",
+    )
     nb.add_argument(
         "--timeout",
         type=int,

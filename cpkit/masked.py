@@ -133,6 +133,7 @@ class MaskedSpec:
     decoder_dim: int = 64
     decoder_depth: int = 1
     decoder_heads: int = 4
+    norm_pixels: bool = True  # targets: per-patch normalised (MAE) or raw
 
     def __post_init__(self) -> None:
         if not 0 <= check_float("mask_ratio", self.mask_ratio) < 1:
@@ -226,9 +227,8 @@ class MaskedCrossView(nn.Module):
             generator,
         )
         patch = self.encoder.spec.patch
-        target = torch.cat(
-            [normalised_patches(x_a, patch), normalised_patches(x_b, patch)], 1
-        )
+        pixels = normalised_patches if self.masked.norm_pixels else patchify
+        target = torch.cat([pixels(x_a, patch), pixels(x_b, patch)], 1)
         prediction = self(x_a, x_b, keep)
         return masked_loss(prediction.float(), target, hidden.to(x_a.device))
 
@@ -276,15 +276,42 @@ class PretrainLog:
 
 @torch.no_grad()
 def reconstruction_loss(
-    model: MaskedCrossView, data: ClipData, batch_size: int = 500
+    model: MaskedCrossView,
+    data: ClipData,
+    batch_size: int = 500,
+    zero: bool = False,
 ) -> float:
-    """Masked loss on the test clips, with the same masks every time."""
+    """Masked loss on the test clips, with the same masks every time.
+
+    ``zero=True`` scores a prediction of 0 everywhere instead (the mean
+    of a normalised patch): the loss a model that learned nothing gets.
+    """
     model.eval()
     gen = torch.Generator().manual_seed(0)
+    spec = model.encoder.spec
     total, n = 0.0, 0
     for a, b, _ in data.batches(batch_size, gen, train=False):
-        with _autocast(a.device):
-            total += float(model.loss(a, b, gen)) * len(a)
+        if zero:
+            keep, hidden = sample_masks(
+                len(a),
+                spec.tokens_per_view,
+                model.masked.mask_ratio,
+                model.masked.alpha,
+                gen,
+            )
+            pixels = (
+                normalised_patches if model.masked.norm_pixels else patchify
+            )
+            target = torch.cat(
+                [pixels(a, spec.patch), pixels(b, spec.patch)], 1
+            )
+            loss = masked_loss(
+                torch.zeros_like(target), target, hidden.to(a.device)
+            )
+        else:
+            with _autocast(a.device):
+                loss = model.loss(a, b, gen)
+        total += float(loss) * len(a)
         n += len(a)
     return total / n
 
@@ -448,6 +475,7 @@ def masked_sweep(
     base = {
         **tuned(pre, pre_log),
         "recon": reconstructions(pre, data, recon_clips),
+        "zero_loss": reconstruction_loss(pre, data, zero=True),
         "seconds": time.perf_counter() - start,
     }
     start = time.perf_counter()

@@ -48,45 +48,85 @@ FIELDS = {
 _CODE = ("clips", "transformer", "video", "deficits", "metrics/rsv")
 
 
-def _sweep_payload(profile, seed: int, device) -> dict:
-    """Everything that decides one seed's sweep: its key hashes this."""
+def code_digest(modules: Sequence[str]) -> str:
+    """A short hash of the source of cpkit ``modules``."""
     root = Path(cpkit.__file__).parent
     code = hashlib.sha256()
-    for name in _CODE:
+    for name in modules:
         code.update((root / f"{name}.py").read_bytes())
+    return code.hexdigest()[:16]
+
+
+def _profile_fields(profile) -> dict:
     fields = dataclasses.asdict(profile)
     for name in ("seeds", "long_budget"):  # they do not change a sweep
-        fields.pop(name)
+        fields.pop(name, None)
+    return fields
+
+
+def _sweep_payload(profile, seed: int, device) -> dict:
+    """Everything that decides one seed's sweep: its key hashes this."""
     return {
-        "profile": fields,
+        "profile": _profile_fields(profile),
         "seed": seed,
-        "code": code.hexdigest()[:16],
+        "code": code_digest(_CODE),
         # bf16 on CUDA, float32 elsewhere; results differ across them
         "device": torch.device(device).type,
         "torch": torch.__version__.split("+")[0],
     }
 
 
-def _to_store(sweep: dict) -> dict:
-    """RSV arrays as tensors, so the record loads weights-only."""
-    out = dict(sweep)
-    out["base"] = {
-        **sweep["base"],
-        "rsv": torch.from_numpy(sweep["base"]["rsv"]),
-    }
-    out["windows"] = [
-        {**w, "rsv": torch.from_numpy(w["rsv"])} for w in sweep["windows"]
-    ]
-    return out
+def _to_store(node):
+    """Arrays as tensors, so that the record loads weights-only."""
+    if isinstance(node, np.ndarray):
+        return torch.from_numpy(node)
+    if isinstance(node, dict):
+        return {k: _to_store(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_to_store(v) for v in node]
+    return node
 
 
-def _from_store(record: dict) -> dict:
-    out = dict(record)
-    out["base"] = {**record["base"], "rsv": record["base"]["rsv"].numpy()}
-    out["windows"] = [
-        {**w, "rsv": w["rsv"].numpy()} for w in record["windows"]
-    ]
-    return out
+def _from_store(node):
+    if isinstance(node, torch.Tensor):
+        return node.numpy()
+    if isinstance(node, dict):
+        return {k: _from_store(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_from_store(v) for v in node]
+    return node
+
+
+def cached_record(
+    store: RunStore, prefix: str, payload: dict, compute: Callable[[], dict]
+) -> dict:
+    """``compute()``, or its record in ``store`` if already finished.
+
+    The key is ``prefix`` and a hash of ``payload``, which must hold
+    everything that decides the result; a lock lets two processes share a
+    results folder. Tensors come back as numpy arrays.
+    """
+    text = json.dumps(payload, sort_keys=True, default=str)
+    key = f"{prefix}-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+    record = store.get(key)
+    if record is None:
+        with store.lock(key):
+            record = store.get(key)
+            if record is None:
+                start = time.perf_counter()
+                record = _to_store(compute())
+                record["meta"] = {
+                    "run": text,
+                    "cpkit": cpkit.__version__,
+                    "git": _git_commit(),
+                    "device": payload.get("device"),
+                    "seconds": time.perf_counter() - start,
+                    "finished": datetime.datetime.now(
+                        datetime.UTC
+                    ).isoformat(),
+                }
+                store.put(key, record)
+    return _from_store(record)
 
 
 def cached_sweep(
@@ -96,40 +136,23 @@ def cached_sweep(
 
     The key hashes the profile (less its seed count), the seed, the
     source of the modules that compute it, the device type and the torch
-    version; a lock lets two processes share a results folder.
+    version.
     """
-    payload = _sweep_payload(profile, seed, device)
-    text = json.dumps(payload, sort_keys=True, default=str)
-    key = "video-" + hashlib.sha256(text.encode()).hexdigest()[:24]
-    record = store.get(key)
-    if record is None:
-        with store.lock(key):
-            record = store.get(key)
-            if record is None:
-                start = time.perf_counter()
-                sweep = window_sweep(
-                    model_factory(profile, data, device),
-                    data,
-                    profile.train_config(),
-                    seed,
-                    profile.window_deficit,
-                    profile.onset_epochs(),
-                    profile.window_length,
-                    profile.rsv_clips,
-                )
-                record = _to_store(sweep)
-                record["meta"] = {
-                    "run": text,
-                    "cpkit": cpkit.__version__,
-                    "git": _git_commit(),
-                    "device": str(device),
-                    "seconds": time.perf_counter() - start,
-                    "finished": datetime.datetime.now(
-                        datetime.UTC
-                    ).isoformat(),
-                }
-                store.put(key, record)
-    return _from_store(record)
+    return cached_record(
+        store,
+        "video",
+        _sweep_payload(profile, seed, device),
+        lambda: window_sweep(
+            model_factory(profile, data, device),
+            data,
+            profile.train_config(),
+            seed,
+            profile.window_deficit,
+            profile.onset_epochs(),
+            profile.window_length,
+            profile.rsv_clips,
+        ),
+    )
 
 
 def model_factory(profile, data: ClipData, device, **changes):
@@ -145,8 +168,12 @@ def model_factory(profile, data: ClipData, device, **changes):
     return make
 
 
-class VideoStudy:
-    """Window sweeps of several seeds (paper Fig. 8, supervised arm)."""
+class SweepStudy:
+    """Window sweeps of several seeds: the accessors both arms share.
+
+    Each sweep has a ``base`` run and one ``windows`` entry per onset,
+    with accuracies and drops (base minus window) per field.
+    """
 
     def __init__(
         self, sweeps: list[dict], deficit: str, length: int, epochs: int
@@ -156,6 +183,44 @@ class VideoStudy:
         self.onsets = [w["onset"] for w in sweeps[0]["windows"]]
         self.seeds = [s["seed"] for s in sweeps]
         self.seconds = 0.0
+
+    def normalised(self, onset: int) -> float:
+        """The paper's axis: onset / (epochs - window length)."""
+        return onset / max(self.epochs - self.length, 1)
+
+    def window(self, onset: int, seed: int) -> dict:
+        sweep = self.sweeps[self.seeds.index(seed)]
+        return sweep["windows"][self.onsets.index(onset)]
+
+    def values(self, onset: int, field: str) -> np.ndarray:
+        """One value per seed of a window run's field."""
+        return np.array(
+            [float(self.window(onset, s)[field]) for s in self.seeds]
+        )
+
+    def base_values(self, field: str, run: str = "base") -> np.ndarray:
+        """Per seed: ``field`` of the no-deficit run (or another run)."""
+        return np.array([float(s[run][field]) for s in self.sweeps])
+
+    def early_minus_late(self, field: str = "drop") -> np.ndarray:
+        """Per seed: the first onset's drop minus the last onset's."""
+        return self.values(self.onsets[0], field) - self.values(
+            self.onsets[-1], field
+        )
+
+    def largest_drop(self, field: str = "drop") -> tuple[int, float]:
+        """The onset whose mean drop is largest, and that mean."""
+        means = [float(self.values(s, field).mean()) for s in self.onsets]
+        i = int(np.argmax(means))
+        return self.onsets[i], means[i]
+
+    def peak_onset(self, field: str = "drop") -> int:
+        """The onset whose mean drop is largest."""
+        return self.largest_drop(field)[0]
+
+
+class VideoStudy(SweepStudy):
+    """Window sweeps of several seeds (paper Fig. 8, supervised arm)."""
 
     @classmethod
     def run(
@@ -186,34 +251,6 @@ class VideoStudy:
         )
         study.seconds = time.perf_counter() - start
         return study
-
-    def normalised(self, onset: int) -> float:
-        """The paper's axis: onset / (epochs - window length)."""
-        return onset / max(self.epochs - self.length, 1)
-
-    def window(self, onset: int, seed: int) -> dict:
-        sweep = self.sweeps[self.seeds.index(seed)]
-        return sweep["windows"][self.onsets.index(onset)]
-
-    def values(self, onset: int, field: str) -> np.ndarray:
-        """One value per seed of a window run's field."""
-        return np.array(
-            [float(self.window(onset, s)[field]) for s in self.seeds]
-        )
-
-    def base_values(self, field: str) -> np.ndarray:
-        return np.array([float(s["base"][field]) for s in self.sweeps])
-
-    def early_minus_late(self, field: str = "drop") -> np.ndarray:
-        """Per seed: the first onset's drop minus the last onset's."""
-        return self.values(self.onsets[0], field) - self.values(
-            self.onsets[-1], field
-        )
-
-    def peak_onset(self, field: str = "drop") -> int:
-        """The onset whose mean drop is largest."""
-        means = [self.values(s, field).mean() for s in self.onsets]
-        return self.onsets[int(np.argmax(means))]
 
     # --- figures ----------------------------------------------------------
 
