@@ -357,21 +357,47 @@ lines.append(
     f"{fmt(mean_sd(gain), sign=True)} points."
 )
 _, masked_peak = study.largest_drop()
+_, supervised_peak = supervised.largest_drop()
 paper_peak = 0.87
-if masked_peak <= 2.0:
+if masked_peak < supervised_peak / 3:
     lines.append(
-        "- The masked arm's drops stay within two points at every onset, "
-        "as in the paper (at most 0.87)."
+        f"- **The contrast of Fig. 8 appears at this scale:** the masked "
+        f"arm's largest mean drop ({masked_peak:+.1f} points) is under a "
+        f"third of the supervised arm's ({supervised_peak:+.1f})."
     )
 else:
     lines.append(
-        f"- The masked arm's largest mean drop, {masked_peak:+.1f} points, "
-        f"is far above the paper's largest, {paper_peak:+.2f}: at this "
-        "scale, masked cross-view pre-training does **not** make fusion "
-        "resilient, and this chapter does not reproduce the paper's "
-        "remedy. The reconstruction loss above says how far pre-training "
-        "got in its budget; the paper's pre-training is 800 epochs of "
-        "Kinetics, and the `full` profile is the test at that budget."
+        f"- **The contrast of Fig. 8 does not appear at this scale:** the "
+        f"masked arm's largest mean drop ({masked_peak:+.1f} points) is "
+        f"not under a third of the supervised arm's "
+        f"({supervised_peak:+.1f})."
+    )
+lines.append(
+    "- In absolute terms the masked arm's largest mean drop is "
+    + (
+        f"within two points, as the paper's (at most {paper_peak:+.2f})."
+        if masked_peak <= 2.0
+        else f"above the paper's largest, {paper_peak:+.2f}."
+    )
+)
+helps = beyond_noise(gain)
+helps = gain.mean() > 1.0 if helps is None else helps and gain.mean() > 0
+if helps:
+    lines.append(
+        "- Pre-training raises the fine-tuned label accuracy (the "
+        "control), so what it learned carries into the fine-tuned model; "
+        "a small drop then speaks for resilience."
+    )
+else:
+    lines.append(
+        "- But pre-training does **not** raise the fine-tuned label "
+        "accuracy at this scale (the control). Fine-tuning then largely "
+        "learns the task afresh, and a small drop may show only that a "
+        "deficit before a full, clean supervised training costs little, "
+        "not that reconstruction across frames protects fusion. The "
+        "paper's pre-training is 800 epochs of Kinetics, after which 20 "
+        "fine-tuning epochs suffice; the `full` profile is the test at "
+        "that budget."
     )
 display(Markdown("\n".join(lines)))
 print(f"chapter: {time.perf_counter() - chapter_start:.0f} s")

@@ -33,7 +33,7 @@ def run_batch(tmp_path: Path, *args: str) -> int:
 def test_profiles_exist_for_every_chapter():
     chapters = ("sensor_dropping", "pathways", "matrix_completion", "rsv")
     stereo = ("stereo_blur", "stereo_dissociation", "stereo_timing_depth")
-    for chapter in chapters + stereo:
+    for chapter in chapters + stereo + ("video", "masked"):
         quick = get_profile(chapter, "quick")
         full = get_profile(chapter, "full")
         assert quick != full
@@ -94,6 +94,7 @@ def test_toc_lists_existing_notebooks():
         "stereo_dissociation",
         "stereo_timing_depth",
         "video",
+        "masked",
     ]
 
 
@@ -150,6 +151,55 @@ def test_cli_refuses_unusable_paths(capsys, tmp_path):
     )
     assert code == 2 and "is a folder, not a file" in capsys.readouterr().err
     assert not_a_dir.read_text() == "keep me"
+
+
+NOTEBOOK = """# %% tags=["parameters"]
+profile = "quick"
+device = "auto"
+seed = 0
+{extra}
+# %%
+from pathlib import Path
+Path({out!r}).write_text(repr({value}))
+"""
+
+
+@pytest.mark.notebook
+def test_a_shared_results_folder_reaches_the_notebooks_that_take_one(
+    tmp_path, capsys
+):
+    root = tmp_path / "book"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n"
+        "  - file: notebooks/takes\n  - file: notebooks/ignores\n"
+    )
+    (root / "notebooks" / "takes.py").write_text(
+        NOTEBOOK.format(
+            extra="results_dir = None",
+            out=str(tmp_path / "takes.txt"),
+            value="results_dir",
+        )
+    )
+    (root / "notebooks" / "ignores.py").write_text(
+        NOTEBOOK.format(
+            extra="", out=str(tmp_path / "ignores.txt"), value="seed"
+        )
+    )
+    args = ["notebooks", "--root", str(root), "--device", "cpu"]
+    args += ["--output-dir", str(tmp_path / "out")]
+    args += ["--times", str(tmp_path / "times.json")]
+    assert main([*args, "--results-dir", "shared"]) == 0
+    shared = Path("shared").resolve()
+    assert (tmp_path / "takes.txt").read_text() == repr(str(shared))
+    assert (tmp_path / "ignores.txt").read_text() == "0"
+    # one folder, given once
+    code = main([*args, "--results-dir", "a", "-p", "results_dir", "b"])
+    assert code == 2 and "not both" in capsys.readouterr().err
+    (tmp_path / "file").write_text("keep me")
+    code = main([*args, "--results-dir", str(tmp_path / "file")])
+    assert code == 2 and "is not a folder" in capsys.readouterr().err
+    assert (tmp_path / "file").read_text() == "keep me"
 
 
 @pytest.mark.notebook
@@ -215,9 +265,24 @@ def test_chapters_execute_in_quick_profile(tmp_path):
         *("-p", "source", "digits", "-p", "seeds", "1", "-p", "epochs", "6"),
     )
     assert code == 0
+    # the masked chapter on short budgets; its supervised arm is the
+    # video profile's own 12-epoch sweep
+    code = run_batch(
+        tmp_path,
+        "--profile",
+        "quick",
+        "--device",
+        "cpu",
+        "--only",
+        "masked",
+        *("-p", "source", "digits", "-p", "seeds", "1"),
+        *("-p", "pretrain_epochs", "4", "-p", "window_length", "1"),
+        *("-p", "finetune_epochs", "3"),
+    )
+    assert code == 0
     times = tmp_path / "times.json"
     recorded = json.loads(times.read_text())
-    assert len(recorded) == 8
+    assert len(recorded) == 9
     for path in tmp_path.glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         injected = [
