@@ -350,3 +350,27 @@ class MaskedStudy(SweepStudy):
             ]
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
+
+    def seed_table(self) -> str:
+        """Markdown: per seed, the no-deficit model fine-tuned from the
+        pre-trained encoder beside the same fine-tuning from a random one
+        (the control)."""
+        lines = [
+            "| seed | encoder | label | content | direction | end of "
+            "pre-training loss |",
+            "|---|---|---|---|---|---|",
+        ]
+        for sweep in self.sweeps:
+            base, scratch = sweep["base"], sweep["scratch"]
+            loss = base["pretrain_log"]["test_loss"][-1]
+            lines.append(
+                f"| {sweep['seed']} | pre-trained | {base['acc']:.1f} | "
+                f"{base['content']:.1f} | {base['direction']:.1f} | "
+                f"{loss:.3f} |"
+            )
+            lines.append(
+                f"| {sweep['seed']} | random (control) | "
+                f"{scratch['acc']:.1f} | {scratch['content']:.1f} | "
+                f"{scratch['direction']:.1f} | — |"
+            )
+        return "\n".join(lines)

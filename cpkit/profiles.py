@@ -565,7 +565,7 @@ class MaskedProfile:
     window_onsets: tuple[float, ...] = (0.0, 1 / 3, 2 / 3, 1.0)
     finetune_lr: float = 2e-3
     finetune_warmup: int = 1
-    finetune_epochs: int = 8
+    finetune_epochs: int = 12  # the supervised budget: scratch = its base
     finetune_batch: int = 128
     last_n: int = 3  # metric: mean test accuracy of the last n epochs
     seeds: int = 3
