@@ -113,7 +113,10 @@ def _execute_converted(
     from papermill.exceptions import PapermillExecutionError
 
     # refuse parameters that the notebook does not declare
-    declared = papermill.inspect_notebook(str(converted))
+    try:
+        declared = papermill.inspect_notebook(str(converted))
+    except ValueError as err:  # e.g. no kernel named in its header
+        return 0.0, f"cannot read its parameters: {err}"
     parameters = dict(parameters)  # shared by every notebook of the batch
     shared = parameters.pop(_SHARED_RESULTS, None)
     if shared is not None and "results_dir" in declared:

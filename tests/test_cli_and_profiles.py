@@ -153,7 +153,15 @@ def test_cli_refuses_unusable_paths(capsys, tmp_path):
     assert not_a_dir.read_text() == "keep me"
 
 
-NOTEBOOK = """# %% tags=["parameters"]
+NOTEBOOK = """# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
 profile = "quick"
 device = "auto"
 seed = 0

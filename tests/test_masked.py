@@ -27,7 +27,7 @@ from cpkit.masked import (
     visible_counts,
 )
 from cpkit.profiles import get_profile
-from cpkit.transformer import MultiViewTransformer, TransformerSpec
+from cpkit.transformer import MultiViewTransformer, TransformerSpec, patchify
 from cpkit.video import VideoTrainConfig, train_clips
 
 SPEC = TransformerSpec(
@@ -207,8 +207,13 @@ def test_pre_training_sees_the_same_clips_and_masks_outside_its_window(
         state = generator.get_state()
         masks = sample_masks(len(x_a), 16, 0.75, 1.0, generator)[0]
         generator.set_state(state)
+        order = torch.arange(1, len(x_a) + 1, dtype=torch.float64)
         seen[-1].append(
-            (float(x_a.sum()), float(x_b.sum()), hash(masks.numpy().tobytes()))
+            (
+                float(x_a.flatten(1).sum(1).double() @ order),
+                float(x_b.flatten(1).sum(1).double() @ order),
+                hash(masks.numpy().tobytes()),
+            )
         )
         return real(self, x_a, x_b, generator)
 
@@ -307,14 +312,21 @@ def test_reconstructions_paste_visible_patches_and_tint_hidden_ones(small):
                     assert torch.allclose(predicted, truth, atol=1e-6)
 
 
-def test_a_model_that_learned_nothing_scores_the_zero_loss(small):
+def test_the_zero_loss_is_the_share_of_hidden_patches_with_ink(small):
+    """Predicting 0 (a normalised patch's mean) costs about 1 on every
+    hidden patch that is not flat and 0 on a flat one."""
     model = tiny_pretrainer(small)
     zero = reconstruction_loss(model, small, zero=True)
-    # a fresh decoder predicts small values around 0: close to the zero
-    # prediction, and the zero loss is the share of the hidden patches
-    # that are not flat (flat patches normalise to 0)
-    assert 0.0 < zero <= 1.0
-    assert reconstruction_loss(model, small) == pytest.approx(zero, abs=0.3)
+    gen = torch.Generator().manual_seed(0)  # the masks it used
+    _, hidden = sample_masks(len(small.test[2]), 16, 0.75, 1.0, gen)
+    patches = torch.cat(
+        [patchify(small.test[0], 2), patchify(small.test[1], 2)], 1
+    )
+    var = patches.var(-1, unbiased=False)
+    # each normalised patch's mean square: var / (var + eps), 1 with ink
+    expected = (var / (var + 1e-6))[hidden].mean()
+    assert 0.1 < zero < 0.99
+    assert zero == pytest.approx(float(expected), abs=0.01)
 
 
 def test_masked_profile_and_its_full_model_on_cpu():
