@@ -7,7 +7,6 @@ VENV ?= .venv
 PROFILE ?= quick
 DEVICE ?= auto
 SEED ?= 0
-RESULTS ?= _build/results-$(PROFILE)
 # Extra pip options for torch, e.g. TORCH_INDEX_URL=<a CUDA wheel index>
 TORCH_INDEX_URL ?=
 BIN := $(VENV)/bin
@@ -85,7 +84,7 @@ data:
 # --- the book ------------------------------------------------------------
 notebooks: setup
 	$(BIN)/cpkit notebooks --profile $(PROFILE) --device $(DEVICE) \
-	  --seed $(SEED) --results-dir $(RESULTS)
+	  --seed $(SEED)
 
 html: setup assets
 	$(BIN)/jupyter-book build . -W -n --keep-going --builder html

@@ -191,7 +191,7 @@ class MaskedStudy(SweepStudy):
                     fill="toself",
                     fillcolor="rgba(255,127,14,0.15)",
                     line={"width": 0},
-                    name="dissociation window",
+                    name=f"{self.deficit} window",
                     hoverinfo="skip",
                 ),
                 go.Scatter(
@@ -354,23 +354,37 @@ class MaskedStudy(SweepStudy):
     def seed_table(self) -> str:
         """Markdown: per seed, the no-deficit model fine-tuned from the
         pre-trained encoder beside the same fine-tuning from a random one
-        (the control)."""
+        (the control), and each window's drop on the label and on the
+        direction."""
+        onsets = " | ".join(
+            f"drop at {self.normalised(s):.2f}" for s in self.onsets
+        )
         lines = [
-            "| seed | encoder | label | content | direction | end of "
-            "pre-training loss |",
-            "|---|---|---|---|---|---|",
+            f"| seed | encoder | label | content | direction | {onsets} |",
+            "|---|---|---|---|---|" + "---|" * len(self.onsets),
         ]
         for sweep in self.sweeps:
             base, scratch = sweep["base"], sweep["scratch"]
-            loss = base["pretrain_log"]["test_loss"][-1]
+            drops = " | ".join(
+                f"{w['drop']:+.1f} (direction {w['drop_direction']:+.1f})"
+                for w in sweep["windows"]
+            )
             lines.append(
                 f"| {sweep['seed']} | pre-trained | {base['acc']:.1f} | "
                 f"{base['content']:.1f} | {base['direction']:.1f} | "
-                f"{loss:.3f} |"
+                f"{drops} |"
             )
+            blank = " | ".join("" for _ in self.onsets)
             lines.append(
                 f"| {sweep['seed']} | random (control) | "
                 f"{scratch['acc']:.1f} | {scratch['content']:.1f} | "
-                f"{scratch['direction']:.1f} | — |"
+                f"{scratch['direction']:.1f} | {blank} |"
             )
         return "\n".join(lines)
+
+    def fused_seeds(self, chance: float, run: str = "base") -> list[int]:
+        """Seeds whose no-deficit (or ``scratch``) model reads the
+        direction at more than twice ``chance`` (percent)."""
+        return [
+            s["seed"] for s in self.sweeps if s[run]["direction"] > 2 * chance
+        ]

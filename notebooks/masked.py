@@ -51,6 +51,7 @@ import numpy as np
 from IPython.display import Markdown, display
 from myst_nb import glue
 
+from cpkit import reference
 from cpkit.clips import sprite_clips
 from cpkit.config import check_int, resolve_device, seed_everything
 from cpkit.figures import provenance, show
@@ -99,16 +100,21 @@ print(f"encoder and head: {n_params:,} parameters")
 # the frames is drawn per clip from a Dirichlet({glue:text}`alpha:g`)
 # distribution, as in MultiMAE: some clips show mostly frame a, some
 # mostly frame b, most a mix. A light decoder
-# ({glue:text}`decoder_depth:d` layer, {glue:text}`decoder_dim:d` wide)
+# ({glue:text}`decoder_layers`, {glue:text}`decoder_dim:d` wide)
 # puts a learned mask token at every hidden place and predicts the pixels
 # of every hidden patch of both frames. The loss is the mean squared
 # error on the hidden patches only, each patch normalised by its own mean
-# and spread (MAE's normalised pixels). No label is used. A hidden patch of
-# frame b is best predicted from frame a moved by the clip's motion, so
-# the objective rewards reading *both* frames and their relation.
+# and spread (MAE's normalised pixels), pooled over the hidden patches of
+# both frames. No label is used. A hidden patch of frame b can be
+# predicted from the visible patches of frame b around it, and from frame
+# a moved by the clip's motion, so the objective *can* reward reading
+# both frames and their relation. It does not force the encoder to do so:
+# the decoder's self-attention layers, which have their own trainable
+# relative-position bias, can also match the frames.
 #
 # Pre-training runs for {glue:text}`pretrain_epochs:d` epochs (AdamW,
-# β = (0.9, 0.95), warm-up and cosine, batch {glue:text}`pretrain_batch:d`).
+# β = (0.9, 0.95), peak LR {glue:text}`pretrain_lr:g`, warm-up and cosine,
+# batch {glue:text}`pretrain_batch:d`).
 # Then the decoder is dropped, and the encoder, with a new linear head
 # on its mean-pooled tokens, is **fine-tuned** with labels on all tokens
 # for {glue:text}`finetune_epochs:d` epochs. Tests check the exact number
@@ -126,7 +132,13 @@ glue(
     "visible", max(1, round((1 - cfg.mask_ratio) * 2 * tokens)), display=False
 )
 glue("alpha", cfg.alpha, display=False)
-glue("decoder_depth", cfg.decoder_depth, display=False)
+glue(
+    "decoder_layers",
+    f"{cfg.decoder_depth} layer" + ("s" if cfg.decoder_depth > 1 else ""),
+    display=False,
+)
+glue("pretrain_lr", cfg.pretrain_lr, display=False)
+glue("finetune_lr", cfg.finetune_lr, display=False)
 glue("decoder_dim", cfg.decoder_dim, display=False)
 glue("pretrain_epochs", cfg.pretrain_epochs, display=False)
 glue("pretrain_batch", cfg.pretrain_batch, display=False)
@@ -138,26 +150,34 @@ glue("finetune_epochs", cfg.finetune_epochs, display=False)
 # For every seed, one pre-training run without deficit (the **base**),
 # and one per onset with {glue:text}`window_deficit` for
 # {glue:text}`window_length:d` of the {glue:text}`pretrain_epochs:d`
-# pre-training epochs (the paper's 200 of 800, 1/4), at onsets
-# {glue:text}`onsets` (normalised: onset / (epochs − window)). During the
-# window each frame b comes from another clip of the batch, so there is
-# nothing to gain from reading across the frames. A window run continues
-# from the base run's exact state at its onset, as in the previous
-# chapter. Every pre-trained encoder, base and windows alike, is then
-# fine-tuned with the same seed, the same clips and the same budget, and
-# each is compared with the base of its seed on the mean test accuracy of
-# the last {glue:text}`last_n:d` fine-tuning epochs. One more run per
-# seed is a **control**: the same fine-tuning from a random encoder, with
-# no pre-training at all. It tells whether pre-training adds anything at
-# this scale; if it does not, a small drop would say nothing about
-# resilience. The supervised arm is the previous chapter's sweep of the
-# same seeds (read from the shared results folder when the book is built,
-# trained here otherwise).
+# pre-training epochs ({glue:text}`window_fraction` of them; the paper's
+# 200 of 800, 1/4), at onsets {glue:text}`onsets` (normalised: onset /
+# (epochs − window)). The paper's masked curve has no point at onset 0:
+# its first is at 0.17. During the window the frames b of a batch are
+# shuffled among its clips (a random permutation, so a few keep their
+# own), so there is nothing to gain from reading across the frames. A window
+# run continues from the base run's exact state at its onset, as in the
+# previous chapter. Every pre-trained encoder, base and windows alike, is then
+# fine-tuned with the same seed, the same clips and the same budget, and each
+# is compared with the base of its seed on the mean test accuracy of the last
+# {glue:text}`last_n:d` fine-tuning epochs. One more run per seed is a
+# **control**: the same fine-tuning from a random encoder, with no pre-training
+# at all. It tells whether pre-training adds anything at this scale; if it does
+# not, a small drop would say nothing about resilience. The supervised arm is
+# the previous chapter's sweep of the same seeds (trained again here, or read
+# back from `results_dir`; `cpkit notebooks --results-dir DIR` shares one
+# folder between the chapters). The two arms have different no-deficit
+# accuracies, so each drop is read against its own arm's base.
 
 # %%
 glue("window_deficit", cfg.window_deficit, display=False)
 glue("window_length", cfg.window_length, display=False)
 glue("onsets", ", ".join(map(str, cfg.onset_epochs())), display=False)
+glue(
+    "window_fraction",
+    f"{cfg.window_length / cfg.pretrain_epochs:.3g}",
+    display=False,
+)
 glue("last_n", cfg.last_n, display=False)
 study = MaskedStudy.run(
     cfg, video_cfg, data, torch_device, seed_list, results_dir
@@ -174,7 +194,10 @@ print(f"supervised sweeps (Fig. 8 blue): {supervised.seconds:.0f} s")
 # Test clips never seen in training, masked as in pre-training (tinted
 # patches are hidden), the decoder's prediction with the visible patches
 # pasted back, and the original, for both frames (first seed, no
-# deficit).
+# deficit). The model predicts normalised patches; to show them as
+# pixels, each predicted patch takes the mean and spread of the *true*
+# patch, so the brightness and contrast of a hidden patch come from the
+# original and only its pattern from the model.
 
 # %% tags=["hide-input"]
 fig = study.reconstruction_figure()
@@ -210,8 +233,10 @@ provenance(
     f"supervised: {video_cfg.epochs} epochs, window "
     f"{video_cfg.window_length}; masked: {cfg.pretrain_epochs} "
     f"pre-training epochs, window {cfg.window_length}, then "
-    f"{cfg.finetune_epochs} fine-tuning epochs; drop = base minus window "
-    f"on the label, paired by seed, error bars: sample sd; "
+    f"{cfg.finetune_epochs} fine-tuning epochs; no-deficit label "
+    f"accuracy: supervised {fmt(mean_sd(supervised.base_values('acc')))} "
+    f"%, masked {fmt(mean_sd(study.base_values('acc')))} %; drop = base "
+    "minus window on the label, paired by seed, error bars: sample sd; "
     f"{study.seconds:.0f} s on {torch_device}. Paper: Kinetics-400, "
     "ViT, 120 supervised epochs (window 20), 800 pre-training epochs "
     "(window 200) and 20 fine-tuning epochs",
@@ -219,6 +244,21 @@ provenance(
 show(fig)
 display(Markdown(study.table()))
 display(Markdown(study.seed_table()))
+control_is_base = np.allclose(
+    study.base_values("acc", "scratch"), supervised.base_values("acc")
+)
+display(
+    Markdown(
+        "The control "
+        + (
+            "is the supervised arm's no-deficit run, computed again: the "
+            "two agree to the last digit."
+            if control_is_base
+            else "differs from the supervised arm's no-deficit run (its "
+            "fine-tuning schedule is not the supervised one)."
+        )
+    )
+)
 
 # %% [markdown]
 # Move the slider to see one onset: on the left the test reconstruction
@@ -237,9 +277,12 @@ show(fig)
 # The paper's Fig. 14 shows the RSV of the masked model's encoder output
 # before and after fine-tuning, without a deficit: narrow, between about
 # −0.5 and +0.2, with two modes, slightly more balanced after
-# fine-tuning. A unit here is one channel of the mean of the encoder's
-# output tokens, as in the previous chapter; every frame a of the first
-# {glue:text}`rsv_clips:d` test clips is paired with every frame b.
+# fine-tuning. The paper states neither its unit nor its sign convention,
+# so that range is in its own, unknown sign; ours has +1 for frame a
+# only. A unit here is one channel of the mean of the encoder's output
+# tokens, as in the previous chapter; every frame a of the first
+# {glue:text}`rsv_clips:d` test clips is paired with every frame b, and
+# the histogram pools one RSV per unit and clip.
 
 # %% tags=["hide-input"]
 glue("rsv_clips", cfg.rsv_clips, display=False)
@@ -257,7 +300,7 @@ for key, name in (("rsv_before", "before"), ("rsv", "after")):
     lo, hi = np.percentile(pooled, [5, 95])
     rsv_lines.append(
         f"- {name.capitalize()} fine-tuning: mean RSV {pooled.mean():+.2f}, "
-        f"90 % of units between {lo:+.2f} and {hi:+.2f}."
+        f"90 % of the RSV values between {lo:+.2f} and {hi:+.2f}."
     )
 display(Markdown("\n".join(rsv_lines)))
 
@@ -274,40 +317,48 @@ display(Markdown("\n".join(rsv_lines)))
 #
 # Cross-view reconstruction changes the targets. Each frame is an input
 # *and* a target, and the Dirichlet split often hides most of one frame:
-# the hidden patches of frame b can then only be rebuilt from frame a,
-# and those of frame a only from frame b. Neither pathway can take over
-# the other's job, because the error on one frame's hidden patches is
-# reduced by reading the other frame. So each pathway keeps its own error
-# signal however strong the other is, and the competition that starves a
-# pathway in supervised training has nothing to feed on. That is the
-# paper's explanation of the flat red curve. Whether it holds at this
-# scale is measured above and read below.
+# when frame b shows few or no tokens, its hidden patches can only be
+# rebuilt from frame a, and the other way round. Neither pathway can take
+# over the other's job, because the error on one frame's hidden patches
+# is reduced by reading the other frame. So each pathway keeps its own
+# error signal however strong the other is, and the competition that
+# starves a pathway in supervised training has less to feed on. This is
+# our reading, following the pathway-competition chapter; the paper
+# reports the flat red curve without this argument. Two limits at this
+# scale: a frame's own visible patches also predict its hidden ones, and
+# the decoder can do the matching across frames itself. Whether the
+# argument holds here is measured above and read below.
 
 # %% [markdown]
 # ```{note}
 # **Where we differ from the paper.** *Data and encoder* are the previous
-# chapter's (moving sprites instead of Kinetics-400; a tiny encoder with
-# the cross-view attention bias in `quick`, ViT-S in `full`), with the
-# same differences. *Pre-training:* the paper adapts MultiMAE (ViT-B/16 by
-# default, decoder 256 wide and 2 layers deep, base LR 1e-4 scaled by
-# batch / 256, 40 warm-up epochs of 800, batch 256 on each of 8 GPUs, frames
+# chapter's (moving sprites instead of Kinetics-400; a tiny encoder in
+# `quick`, ViT-S in `full`, both with the cross-view attention bias),
+# with the same differences. *Pre-training:* the paper adapts MultiMAE
+# (ViT-B/16 by default, decoder 256 wide and 2 layers deep, base LR 1e-4,
+# by MultiMAE's rule scaled by batch / 256, which the paper does not
+# state; 40 warm-up epochs of 800, batch 256 on each of 8 GPUs, frames
 # 1.33 s apart). `full` keeps the 800 epochs, 200-epoch window, 40 warm-up
-# epochs and MultiMAE's decoder sizes, at LR 8e-4 (1e-4 × 2048 / 256) and
-# batch 256 on one device. `quick` pre-trains for
-# {glue:text}`pretrain_epochs:d` epochs with a window of
-# {glue:text}`window_length:d` (the paper's 1/4), batch
-# {glue:text}`pretrain_batch:d` and LR 2e-3, a decoder of one layer 64
-# wide, and a self-attention decoder over all tokens where MultiMAE's
-# first layer is cross-attention. Our motion is a fixed shift, not a time
-# gap. *Fine-tuning:* the paper fine-tunes for 20 epochs at LR 5e-4 with
-# 5 warm-up epochs, and MultiMAE's fine-tuning adds layer-wise LR decay,
+# epochs and MultiMAE's decoder sizes, with batch 256 on one device and
+# so LR 1e-4. `quick` pre-trains for {glue:text}`pretrain_epochs:d`
+# epochs with a window of {glue:text}`window_length:d`, batch
+# {glue:text}`pretrain_batch:d`, peak LR {glue:text}`pretrain_lr:g` and a
+# decoder of {glue:text}`decoder_layers`, {glue:text}`decoder_dim:d`
+# wide. In both profiles one shared decoder of self-attention layers
+# (each with its own relative-position bias) reads all tokens, where
+# MultiMAE has a cross-attention layer and one decoder per input; the
+# loss pools the hidden patches of both frames, where MultiMAE averages
+# per input and sums. Our motion is a fixed shift, not a time gap.
+# *Fine-tuning:* the paper fine-tunes for 20 epochs at LR 5e-4 with 5
+# warm-up epochs, and MultiMAE's fine-tuning adds layer-wise LR decay,
 # drop-path, label smoothing, RandAugment, Mixup and CutMix; none of those
-# are used here. `quick` fine-tunes for {glue:text}`finetune_epochs:d`
-# epochs at LR 2e-3, the supervised arm's whole schedule, so that its
-# control is exactly the supervised arm's no-deficit run. *Control:* the paper shows no run without
-# pre-training; ours is added so that a small drop can be read. *Metric:*
-# as in the previous chapter, the mean of the last epochs, split into
-# content and direction.
+# are used here. `full` keeps 20 epochs at LR 5e-4 with 5 warm-up
+# epochs. `quick` fine-tunes for {glue:text}`finetune_epochs:d` epochs at
+# peak LR {glue:text}`finetune_lr:g`, the supervised arm's whole schedule,
+# so that its control is the supervised arm's no-deficit run.
+# *Control:* the paper shows no run without pre-training; ours is added
+# so that a small drop can be read. *Metric:* as in the previous chapter,
+# the mean of the last epochs, split into content and direction.
 # ```
 #
 # ## What this shows
@@ -330,15 +381,21 @@ def arm_line(name: str, arm, field: str = "drop") -> str:
     )
     return (
         f"- **{name}.** The largest mean label drop is {mean:+.1f} points "
-        f"(onset epoch {onset}); the first window costs "
-        f"{fmt(mean_sd(arm.values(first, field)), sign=True)}, the last "
-        f"{fmt(mean_sd(arm.values(last, field)), sign=True)}; early minus "
-        f"late {fmt(mean_sd(diff), sign=True)}, {verdict}. On the "
+        f"(normalised onset {arm.normalised(onset):.2f}); the first window "
+        f"costs {fmt(mean_sd(arm.values(first, field)), sign=True)}, the "
+        f"last {fmt(mean_sd(arm.values(last, field)), sign=True)}; early "
+        f"minus late {fmt(mean_sd(diff), sign=True)}, {verdict}. On the "
         "direction alone, the first window costs "
         f"{fmt(mean_sd(arm.values(first, 'drop_direction')), sign=True)}."
     )
 
 
+paper_masked = reference.digitized()["fig8_video_accuracy_decrease"][
+    "masked_pretraining"
+]
+paper_peak = max(paper_masked["decrease"])
+paper_first = min(paper_masked["normalized_onset"])
+chance = 100.0 / data.spec.directions
 lines = [
     arm_line("Supervised (previous chapter)", supervised),
     arm_line("Masked pre-training", study),
@@ -346,6 +403,12 @@ lines = [
 base_acc = study.base_values("acc")
 scratch_acc = study.base_values("acc", "scratch")
 gain = base_acc - scratch_acc
+direction_gain = study.base_values("direction") - study.base_values(
+    "direction", "scratch"
+)
+content_gain = study.base_values("content") - study.base_values(
+    "content", "scratch"
+)
 lines.append(
     f"- **What pre-training adds.** Fine-tuned from the pre-trained "
     f"encoder: label {fmt(mean_sd(base_acc))} %, direction "
@@ -356,74 +419,79 @@ lines.append(
     f"{fmt(mean_sd(study.base_values('direction', 'scratch')))} %, content "
     f"{fmt(mean_sd(study.base_values('content', 'scratch')))} %. "
     f"Pre-training changes the label accuracy by "
-    f"{fmt(mean_sd(gain), sign=True)} points."
+    f"{fmt(mean_sd(gain), sign=True)} points, the direction by "
+    f"{fmt(mean_sd(direction_gain), sign=True)} and the content by "
+    f"{fmt(mean_sd(content_gain), sign=True)}."
 )
+fused = study.fused_seeds(chance)
+fused_scratch = study.fused_seeds(chance, "scratch")
+lines.append(
+    f"- Without any deficit, fine-tuning reads the direction at more "
+    f"than twice chance ({2 * chance:.0f} %) in {len(fused)} of "
+    f"{len(seed_list)} seeds from the pre-trained encoder, and in "
+    f"{len(fused_scratch)} of {len(seed_list)} from a random one."
+)
+if fused:
+    per_seed = "; ".join(
+        f"seed {s}: "
+        + ", ".join(
+            f"{study.window(o, s)['drop']:+.1f} at {study.normalised(o):.2f}"
+            for o in study.onsets
+        )
+        for s in fused
+    )
+    lines.append(
+        "- In the seeds whose pre-trained model fuses the frames, the "
+        f"window costs (label points, by normalised onset): {per_seed}."
+    )
+later = [o for o in study.onsets if study.normalised(o) >= paper_first]
 _, masked_peak = study.largest_drop()
+masked_peak_later = max(float(study.values(o, "drop").mean()) for o in later)
+lines.append(
+    f"- Over the onsets the paper's masked curve covers (normalised "
+    f"{paper_first:.2f} and later), our masked arm's largest mean drop is "
+    f"{masked_peak_later:+.1f} points; the paper's is at most "
+    f"{paper_peak:+.2f}."
+)
+early_late = supervised.early_minus_late()
+supervised_clear = bool(beyond_noise(early_late)) and early_late.mean() > 0
 _, supervised_peak = supervised.largest_drop()
-paper_peak = 0.87
-if masked_peak < supervised_peak / 3:
+readable = 2 * len(fused) > len(seed_list) and len(fused) >= len(fused_scratch)
+if not readable:
+    lines.append(
+        "- **The masked arm cannot be read as resilience, nor as its "
+        "absence, at this scale:** its no-deficit model reads the motion "
+        f"in only {len(fused)} of {len(seed_list)} seeds, so most of its "
+        "window runs have no fusion to lose, and its mean drops mix those "
+        "seeds with the others. The paper's claim is not reproduced here."
+    )
+elif not supervised_clear:
+    lines.append(
+        "- The supervised arm's early windows do not cost clearly more "
+        "than its late ones here, so there is no contrast to test."
+    )
+elif abs(masked_peak) <= 2.0 and masked_peak < supervised_peak / 3:
     lines.append(
         f"- **The contrast of Fig. 8 appears at this scale:** the masked "
-        f"arm's largest mean drop ({masked_peak:+.1f} points) is under a "
-        f"third of the supervised arm's ({supervised_peak:+.1f})."
+        f"arm's drops stay within two points (largest {masked_peak:+.1f}) "
+        f"while the supervised arm's reach {supervised_peak:+.1f}."
     )
 else:
     lines.append(
         f"- **The contrast of Fig. 8 does not appear at this scale:** the "
-        f"masked arm's largest mean drop ({masked_peak:+.1f} points) is "
-        f"not under a third of the supervised arm's "
-        f"({supervised_peak:+.1f})."
+        f"masked arm's largest mean drop is {masked_peak:+.1f} points, "
+        f"the supervised arm's {supervised_peak:+.1f}."
     )
-lines.append(
-    "- In absolute terms the masked arm's largest mean drop is "
-    + (
-        f"within two points, as the paper's (at most {paper_peak:+.2f})."
-        if masked_peak <= 2.0
-        else f"above the paper's largest, {paper_peak:+.2f}."
-    )
-)
-helps = beyond_noise(gain)
-helps = gain.mean() > 1.0 if helps is None else helps and gain.mean() > 0
-learned = 50.0  # direction accuracy (%) that counts as motion learned
-pre_fused = int((study.base_values("direction") > learned).sum())
-scratch_fused = int(
-    (study.base_values("direction", "scratch") > learned).sum()
-)
-lines.append(
-    f"- Without any deficit, fine-tuning learns the direction (over "
-    f"{learned:.0f} %) in {pre_fused} of {len(seed_list)} seeds from the "
-    f"pre-trained encoder, and in {scratch_fused} of {len(seed_list)} "
-    "from a random one."
-)
-if helps and masked_peak <= 2.0:
+if not readable or len(fused) < len(fused_scratch):
     lines.append(
-        "- Pre-training raises the fine-tuned label accuracy (the "
-        "control), so what it learned carries into the fine-tuned model, "
-        "and the small drops speak for resilience."
-    )
-elif masked_peak <= 2.0:
-    lines.append(
-        "- Pre-training does **not** raise the fine-tuned label accuracy "
-        "here (the control). Fine-tuning then largely learns the task "
-        "afresh, and the small drops may show only that a deficit before "
-        "a full, clean supervised training costs little, not that "
-        "reconstruction across frames protects fusion."
-    )
-elif not helps:
-    lines.append(
-        "- Pre-training does **not** raise the fine-tuned label accuracy "
-        "here (the control): at this scale, masked reconstruction teaches "
-        "the encoder what is in a frame more than how the frames relate, "
-        "and fine-tuning from it can miss the motion even without a "
-        "deficit. The window's cost adds to that. The paper's "
-        "pre-training is 800 epochs of Kinetics, after which 20 "
-        "fine-tuning epochs suffice; the `full` profile is the test at "
-        "that budget."
-    )
-else:
-    lines.append(
-        "- Pre-training raises the fine-tuned label accuracy, yet a "
-        "window during it still costs more than the paper's masked arm."
+        f"- A hypothesis, not tested here: at this budget "
+        f"({cfg.pretrain_epochs} epochs of {len(data.x_train):,} clips, "
+        "where the paper pre-trains for 800 epochs of Kinetics) "
+        "reconstruction rewards what is in each frame"
+        + (" (the content gains)" if content_gain.mean() > 0 else "")
+        + " more than how the frames relate, and leaves an encoder from "
+        "which fine-tuning can miss the motion. The `full` profile is "
+        "the test at the paper's budget."
     )
 display(Markdown("\n".join(lines)))
 print(f"chapter: {time.perf_counter() - chapter_start:.0f} s")
