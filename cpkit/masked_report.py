@@ -302,22 +302,19 @@ class MaskedStudy(SweepStudy):
         recon = self.sweeps[0]["base"]["recon"]
         columns_a, columns_b, titles = [], [], []
         for i in range(len(recon["original"])):
-            for key, name in (
-                ("masked", "masked input"),
-                ("predicted", "prediction"),
-                ("original", "original"),
-            ):
+            for key in ("masked", "predicted", "original"):
                 images = torch.as_tensor(np.asarray(recon[key][i]))
                 columns_a.append(images[0])
                 columns_b.append(images[1])
-                titles.append(f"clip {i + 1}: {name}")
+                titles.append(f"{i + 1}: {key}")
         fig = frames_figure(
             torch.stack(columns_a),
             torch.stack(columns_b),
             titles,
-            "Reconstructions of the pre-trained model (test clips)",
+            "Reconstructions of the pre-trained model (test clips 1 to "
+            f"{len(recon['original'])}: masked input, prediction, original)",
         )
-        fig.update_annotations(font={"size": 10})
+        fig.update_annotations(font={"size": 9})
         return fig
 
     # --- tables -----------------------------------------------------------
