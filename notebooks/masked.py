@@ -446,13 +446,16 @@ if fused:
     )
 later = [o for o in study.onsets if study.normalised(o) >= paper_first]
 _, masked_peak = study.largest_drop()
-masked_peak_later = max(float(study.values(o, "drop").mean()) for o in later)
-lines.append(
-    f"- Over the onsets the paper's masked curve covers (normalised "
-    f"{paper_first:.2f} and later), our masked arm's largest mean drop is "
-    f"{masked_peak_later:+.1f} points; the paper's is at most "
-    f"{paper_peak:+.2f}."
-)
+if later:
+    masked_peak_later = max(
+        float(study.values(o, "drop").mean()) for o in later
+    )
+    lines.append(
+        f"- Over the onsets the paper's masked curve covers (normalised "
+        f"{paper_first:.2f} and later), our masked arm's largest mean drop "
+        f"is {masked_peak_later:+.1f} points; the paper's is at most "
+        f"{paper_peak:+.2f}."
+    )
 early_late = supervised.early_minus_late()
 supervised_clear = bool(beyond_noise(early_late)) and early_late.mean() > 0
 _, supervised_peak = supervised.largest_drop()
