@@ -473,7 +473,11 @@ elif not supervised_clear:
         "- The supervised arm's early windows do not cost clearly more "
         "than its late ones here, so there is no contrast to test."
     )
-elif abs(masked_peak) <= 2.0 and masked_peak < supervised_peak / 3:
+elif (
+    max(abs(float(study.values(o, "drop").mean())) for o in study.onsets)
+    <= 2.0
+    and masked_peak < supervised_peak / 3
+):
     lines.append(
         f"- **The contrast of Fig. 8 appears at this scale:** the masked "
         f"arm's drops stay within two points (largest {masked_peak:+.1f}) "
