@@ -218,19 +218,32 @@ class MaskedCrossView(nn.Module):
         generator: torch.Generator,
     ) -> torch.Tensor:
         """One masked cross-view reconstruction loss for a batch."""
-        n = self.encoder.spec.tokens_per_view
-        keep, hidden = sample_masks(
-            x_a.shape[0],
-            n,
+        keep, hidden = self.draw_masks(x_a.shape[0], generator)
+        prediction = self(x_a, x_b, keep)
+        return masked_loss(
+            prediction.float(),
+            self.targets(x_a, x_b),
+            hidden.to(x_a.device),
+        )
+
+    def draw_masks(
+        self, batch: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:func:`sample_masks` with this model's ratio and split."""
+        return sample_masks(
+            batch,
+            self.encoder.spec.tokens_per_view,
             self.masked.mask_ratio,
             self.masked.alpha,
             generator,
         )
+
+    def targets(self, x_a: torch.Tensor, x_b: torch.Tensor) -> torch.Tensor:
+        """What the decoder must predict: the patches of both views
+        (B, 2n, patch pixels), normalised unless ``norm_pixels`` is off."""
         patch = self.encoder.spec.patch
         pixels = normalised_patches if self.masked.norm_pixels else patchify
-        target = torch.cat([pixels(x_a, patch), pixels(x_b, patch)], 1)
-        prediction = self(x_a, x_b, keep)
-        return masked_loss(prediction.float(), target, hidden.to(x_a.device))
+        return torch.cat([pixels(x_a, patch), pixels(x_b, patch)], 1)
 
 
 def load_encoder(
@@ -288,23 +301,11 @@ def reconstruction_loss(
     """
     model.eval()
     gen = torch.Generator().manual_seed(0)
-    spec = model.encoder.spec
     total, n = 0.0, 0
     for a, b, _ in data.batches(batch_size, gen, train=False):
         if zero:
-            keep, hidden = sample_masks(
-                len(a),
-                spec.tokens_per_view,
-                model.masked.mask_ratio,
-                model.masked.alpha,
-                gen,
-            )
-            pixels = (
-                normalised_patches if model.masked.norm_pixels else patchify
-            )
-            target = torch.cat(
-                [pixels(a, spec.patch), pixels(b, spec.patch)], 1
-            )
+            _, hidden = model.draw_masks(len(a), gen)
+            target = model.targets(a, b)
             loss = masked_loss(
                 torch.zeros_like(target), target, hidden.to(a.device)
             )
@@ -383,13 +384,8 @@ def reconstructions(
     model.eval()
     spec = model.encoder.spec
     a, b = data.test[0][:clips], data.test[1][:clips]
-    gen = torch.Generator().manual_seed(seed)
-    keep, hidden = sample_masks(
-        len(a),
-        spec.tokens_per_view,
-        model.masked.mask_ratio,
-        model.masked.alpha,
-        gen,
+    keep, hidden = model.draw_masks(
+        len(a), torch.Generator().manual_seed(seed)
     )
     prediction = model(a, b, keep).float()
     views = torch.cat(

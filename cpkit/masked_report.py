@@ -22,13 +22,14 @@ from cpkit.masked import MaskedCrossView, masked_sweep
 from cpkit.metrics.rsv import PAPER_BIN_EDGES, histogram
 from cpkit.protocols import RunStore
 from cpkit.removal_report import COLORS, fmt, mean_sd
-from cpkit.timing_report import _mean_trace, _verdict, fig8_traces
+from cpkit.timing_report import _verdict
 from cpkit.video_report import (
     _CODE,
     SweepStudy,
     _profile_fields,
     cached_record,
     code_digest,
+    fig8_figure,
     frames_figure,
     model_factory,
 )
@@ -137,31 +138,15 @@ class MaskedStudy(SweepStudy):
         """Fig. 8: label drop by normalised onset, both arms, ours and the
         paper's. ``supervised`` is the video chapter's
         :class:`~cpkit.video_report.VideoStudy` on the same data."""
-        fig = go.Figure()
-        for study, name, color in (
-            (supervised, "ours: supervised", COLORS[0]),
-            (self, "ours: masked pre-training", COLORS[3]),
-        ):
-            x = [study.normalised(s) for s in study.onsets]
-            stats = [mean_sd(study.values(s, "drop")) for s in study.onsets]
-            fig.add_trace(
-                _mean_trace(x, stats, name, color).update(
-                    text=[f"onset epoch {s}" for s in study.onsets]
-                )
-            )
-        fig.add_traces(
-            fig8_traces(
-                "paper Fig. 8: supervised", "paper Fig. 8: masked pre-training"
-            )
+        return fig8_figure(
+            [
+                supervised.drop_trace("drop", "ours: supervised", COLORS[0]),
+                self.drop_trace(
+                    "drop", "ours: masked pre-training", COLORS[3]
+                ),
+            ],
+            title,
         )
-        fig.add_hline(y=0, line={"color": "#ccc"})
-        fig.update_layout(
-            title=title,
-            xaxis_title="introduction of deficit (normalised onset)",
-            yaxis_title="decrease in test accuracy (points)",
-            height=480,
-        )
-        return fig
 
     def onset_slider(self) -> go.Figure:
         """Slider over the onset: the pre-training loss with and without
@@ -179,6 +164,8 @@ class MaskedStudy(SweepStudy):
         base_acc = mean_curve(bases, "log", "test_acc")
         base_dir = mean_curve(bases, "log", "direction_acc")
         top = max(max(base_loss), 0.05)
+        grey_dot = {"color": "#7f7f7f", "dash": "dot"}
+        grey_dash = {"color": "#7f7f7f", "dash": "dash"}
 
         def traces(onset: float) -> list:
             runs = [self.window(int(onset), s) for s in self.seeds]
@@ -206,37 +193,29 @@ class MaskedStudy(SweepStudy):
                     name="reconstruction loss, window",
                     line={"color": COLORS[3]},
                 ),
-                go.Scatter(
-                    x=fine_x,
-                    y=base_dir,
-                    name="direction, no deficit",
-                    line={"color": "#7f7f7f", "dash": "dot"},
-                    xaxis="x2",
-                    yaxis="y2",
-                ),
-                go.Scatter(
-                    x=fine_x,
-                    y=mean_curve(runs, "log", "direction_acc"),
-                    name="direction, window",
-                    line={"color": COLORS[2], "dash": "dot"},
-                    xaxis="x2",
-                    yaxis="y2",
-                ),
-                go.Scatter(
-                    x=fine_x,
-                    y=base_acc,
-                    name="label, no deficit",
-                    line={"color": "#7f7f7f", "dash": "dash"},
-                    xaxis="x2",
-                    yaxis="y2",
-                ),
-                go.Scatter(
-                    x=fine_x,
-                    y=mean_curve(runs, "log", "test_acc"),
-                    name="label, window",
-                    line={"color": COLORS[0]},
-                    xaxis="x2",
-                    yaxis="y2",
+                *(
+                    go.Scatter(
+                        x=fine_x,
+                        y=y,
+                        name=name,
+                        line=line,
+                        xaxis="x2",
+                        yaxis="y2",
+                    )
+                    for y, name, line in (
+                        (base_dir, "direction, no deficit", grey_dot),
+                        (
+                            mean_curve(runs, "log", "direction_acc"),
+                            "direction, window",
+                            {"color": COLORS[2], "dash": "dot"},
+                        ),
+                        (base_acc, "label, no deficit", grey_dash),
+                        (
+                            mean_curve(runs, "log", "test_acc"),
+                            "label, window",
+                            {"color": COLORS[0]},
+                        ),
+                    )
                 ),
             ]
 

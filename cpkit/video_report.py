@@ -218,6 +218,33 @@ class SweepStudy:
         """The onset whose mean drop is largest."""
         return self.largest_drop(field)[0]
 
+    def drop_trace(self, field: str, name: str, color: str) -> go.Scatter:
+        """Mean ± sd of ``field`` by normalised onset, one point each."""
+        x = [self.normalised(s) for s in self.onsets]
+        stats = [mean_sd(self.values(s, field)) for s in self.onsets]
+        return _mean_trace(x, stats, name, color).update(
+            text=[f"onset epoch {s}" for s in self.onsets]
+        )
+
+
+def fig8_figure(traces: Sequence[go.Scatter], title: str) -> go.Figure:
+    """Our drop curves on the axes of the paper's Fig. 8, with its two
+    digitized curves."""
+    fig = go.Figure(traces)
+    fig.add_traces(
+        fig8_traces(
+            "paper Fig. 8: supervised", "paper Fig. 8: masked pre-training"
+        )
+    )
+    fig.add_hline(y=0, line={"color": "#ccc"})
+    fig.update_layout(
+        title=title,
+        xaxis_title="introduction of deficit (normalised onset)",
+        yaxis_title="decrease in test accuracy (points)",
+        height=480,
+    )
+    return fig
+
 
 class VideoStudy(SweepStudy):
     """Window sweeps of several seeds (paper Fig. 8, supervised arm)."""
@@ -256,28 +283,13 @@ class VideoStudy(SweepStudy):
 
     def drop_figure(self, title: str) -> go.Figure:
         """Accuracy decrease against the normalised onset, with Fig. 8."""
-        fig = go.Figure()
-        x = [self.normalised(s) for s in self.onsets]
-        for field, (name, color) in FIELDS.items():
-            stats = [mean_sd(self.values(s, field)) for s in self.onsets]
-            fig.add_trace(
-                _mean_trace(x, stats, f"ours: {name}", color).update(
-                    text=[f"onset epoch {s}" for s in self.onsets]
-                )
-            )
-        fig.add_traces(
-            fig8_traces(
-                "paper Fig. 8: supervised", "paper Fig. 8: masked pre-training"
-            )
+        return fig8_figure(
+            [
+                self.drop_trace(field, f"ours: {name}", color)
+                for field, (name, color) in FIELDS.items()
+            ],
+            title,
         )
-        fig.add_hline(y=0, line={"color": "#ccc"})
-        fig.update_layout(
-            title=title,
-            xaxis_title="introduction of deficit (normalised onset)",
-            yaxis_title="decrease in test accuracy (points)",
-            height=480,
-        )
-        return fig
 
     def curve_slider(self) -> go.Figure:
         """Slider over the onset: test accuracy of base and window runs,
