@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from cpkit import headlines
 from cpkit.config import DEVICES, check_choice, check_int, resolve_device
 from cpkit.errors import ConfigError
 from cpkit.profiles import PROFILES
@@ -34,7 +35,7 @@ def toc_notebooks(root: Path) -> list[Path]:
             f"no _toc.yml in {root}: run from the repo root or pass --root"
         )
     toc = yaml.safe_load(toc_path.read_text())
-    files: list[str] = []
+    files: list[str] = [str(toc["root"])] if "root" in toc else []
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
@@ -52,7 +53,39 @@ def toc_notebooks(root: Path) -> list[Path]:
         source = root / (name + ".py")
         if name.startswith("notebooks/") and source.is_file():
             found.append(source)
+    # pages that summarise the chapters' headlines run after the chapters
+    return sorted(found, key=reads_headlines)
+
+
+def chapters(root: Path) -> list[tuple[str, str]]:
+    """(name, title) of every chapter in reading order, summary pages out.
+
+    The title is the notebook's first Markdown heading.
+    """
+    import jupytext
+
+    found = []
+    for source in toc_notebooks(root):
+        if reads_headlines(source):
+            continue
+        title = source.stem
+        for cell in jupytext.read(source).cells:
+            first = cell.source.lstrip().splitlines()[:1]
+            if cell.cell_type == "markdown" and first and first[0][:2] == "# ":
+                title = first[0][2:].strip()
+                break
+        found.append((source.stem, title))
     return found
+
+
+def reads_headlines(source: Path) -> bool:
+    """Whether a notebook takes ``headlines_dir`` (a summary page)."""
+    import jupytext
+
+    for cell in jupytext.read(source).cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            return "headlines_dir" in cell.source
+    return False
 
 
 #: parameters that name files or folders: kept as text, made absolute
@@ -121,6 +154,9 @@ def _execute_converted(
     shared = parameters.pop(_SHARED_RESULTS, None)
     if shared is not None and "results_dir" in declared:
         parameters["results_dir"] = shared
+    summary = parameters.pop(_HEADLINES, None)
+    if summary is not None and "headlines_dir" in declared:
+        parameters["headlines_dir"] = summary
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         return 0.0, (
@@ -165,6 +201,8 @@ def _execute_converted(
 #: a ``--results-dir`` travels under this name and becomes ``results_dir``
 #: for the notebooks that declare one
 _SHARED_RESULTS = "__results_dir__"
+#: the headline folder travels under this name to the summary pages
+_HEADLINES = "__headlines_dir__"
 
 
 def _parameters(args: argparse.Namespace) -> dict:
@@ -235,6 +273,23 @@ def run_notebooks(args: argparse.Namespace) -> int:
     )
     if record.is_dir():
         raise ConfigError(f"--times {record} is a folder, not a file")
+    headlines_dir = (
+        Path(args.headlines_dir).expanduser().resolve()
+        if args.headlines_dir
+        else root / "results" / "headlines"
+    )
+    if headlines_dir.exists() and not headlines_dir.is_dir():
+        raise ConfigError(f"--headlines-dir {headlines_dir} is not a folder")
+    headlines.load(headlines_dir)  # a damaged record: one line, up front
+    parameters[_HEADLINES] = str(headlines_dir)
+    # headlines stand for a profile only when no -p changed the run
+    # (where data or finished runs live does not change the run)
+    custom = sorted(
+        name
+        for name, _ in args.param or []
+        if not name.endswith(PATH_SUFFIXES)
+    )
+    host = headlines.provenance(root, str(resolve_device(args.device)))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -254,6 +309,23 @@ def run_notebooks(args: argparse.Namespace) -> int:
         else:
             times[str(rel)] = round(seconds, 1)
             print(f"  ok in {seconds:.0f} s", flush=True)
+            try:
+                entry = headlines.extract(output)
+            except ConfigError as err:
+                failures.append(f"{rel}: {err}")
+                print(f"  headlines not recorded: {err}", flush=True)
+                continue
+            if entry is None:
+                continue
+            if custom:
+                print(
+                    "  headlines not recorded: -p "
+                    f"{', '.join(custom)} changed the {args.profile} profile",
+                    flush=True,
+                )
+                continue
+            path = headlines.write(entry, headlines_dir, seconds, host)
+            print(f"  headlines: {path}", flush=True)
 
     # merge this run's times into the record (successful runs only)
     record.parent.mkdir(parents=True, exist_ok=True)
@@ -298,6 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--results-dir",
         help="folder that keeps finished runs, shared by every notebook "
         "that takes results_dir (later notebooks reuse earlier runs)",
+    )
+    nb.add_argument(
+        "--headlines-dir",
+        help="where each chapter's headline numbers go, one folder per "
+        "profile (default: results/headlines); the landing and "
+        "reproducibility pages read them",
     )
     nb.add_argument(
         "--timeout",

@@ -794,3 +794,15 @@ def get_profile(chapter: str, profile: str, **overrides: object):
                 f"{name} is not a parameter of the {chapter} chapter"
             )
     return dataclasses.replace(base, **changes)
+
+
+def differences(chapter: str) -> list[tuple[str, object, object]]:
+    """(field, quick value, full value) for every field the profiles of
+    ``chapter`` set differently, in the dataclass's order."""
+    check_choice("chapter", chapter, tuple(_REGISTRY))
+    quick, full = (_REGISTRY[chapter][p] for p in PROFILES)
+    return [
+        (f.name, getattr(quick, f.name), getattr(full, f.name))
+        for f in dataclasses.fields(quick)
+        if getattr(quick, f.name) != getattr(full, f.name)
+    ]

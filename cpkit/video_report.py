@@ -214,6 +214,42 @@ class SweepStudy:
         i = int(np.argmax(means))
         return self.onsets[i], means[i]
 
+    def headlines(self, arm: str, name: str) -> list:
+        """Drops at the first and last onsets and the largest mean drop,
+        beside the same points of the paper's Fig. 8 curve ``arm``.
+        """
+        from cpkit.headlines import per_seed
+
+        paper = reference.digitized()["fig8_video_accuracy_decrease"][arm]
+        decrease = np.asarray(paper["decrease"], dtype=float)
+        order = np.argsort(paper["normalized_onset"])
+        first, last = self.onsets[0], self.onsets[-1]
+        peak, _ = self.largest_drop()
+        return [
+            per_seed(
+                f"{name}_first",
+                f"{name}: accuracy lost to a window at the first onset",
+                self.values(first, "drop"),
+                "points",
+                decrease[order[0]],
+            ),
+            per_seed(
+                f"{name}_last",
+                f"{name}: accuracy lost to a window at the last onset",
+                self.values(last, "drop"),
+                "points",
+                decrease[order[-1]],
+            ),
+            per_seed(
+                f"{name}_peak",
+                f"{name}: the largest mean drop (onset "
+                f"{self.normalised(peak):.2f}; paper: its largest)",
+                self.values(peak, "drop"),
+                "points",
+                decrease.max(),
+            ),
+        ]
+
     def peak_onset(self, field: str = "drop") -> int:
         """The onset whose mean drop is largest."""
         return self.largest_drop(field)[0]

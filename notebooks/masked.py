@@ -55,6 +55,7 @@ from cpkit import reference
 from cpkit.clips import sprite_clips
 from cpkit.config import check_int, resolve_device, seed_everything
 from cpkit.figures import provenance, show
+from cpkit.headlines import Headline, record
 from cpkit.masked_report import MaskedStudy
 from cpkit.models import count_parameters
 from cpkit.profiles import get_profile
@@ -502,3 +503,22 @@ if not readable or len(fused) < len(fused_scratch):
     )
 display(Markdown("\n".join(lines)))
 print(f"chapter: {time.perf_counter() - chapter_start:.0f} s")
+
+# %% tags=["remove-cell"]
+# this chapter's headline numbers, for the landing page (cpkit.headlines)
+record(
+    "masked",
+    [
+        *study.headlines("masked_pretraining", "masked"),
+        Headline(
+            "fused_seeds",
+            "seeds whose pre-trained, no-deficit model reads the motion "
+            f"(of {len(seed_list)})",
+            float(len(fused)),
+        ),
+    ],
+    profile=profile,
+    data=data.describe(),
+    seeds=seed_list,
+    device=torch_device,
+)

@@ -46,6 +46,7 @@ from myst_nb import glue
 
 from cpkit.config import resolve_device, seed_everything
 from cpkit.figures import provenance, show, slider_figure
+from cpkit.headlines import Headline, record
 from cpkit.profiles import get_profile
 from cpkit.theory.matrix_completion import critical_period_sweep
 
@@ -251,3 +252,23 @@ show(fig)
 # %%
 chapter_seconds = time.perf_counter() - chapter_start
 print(f"chapter computed in {chapter_seconds:.1f} s ({profile} profile)")
+
+# %% tags=["remove-cell"]
+# this chapter's headline numbers, for the landing page (cpkit.headlines)
+record(
+    "matrix_completion",
+    [
+        Headline(
+            f"excess_d{d}",
+            f"depth {d}: excess task error after the longest deficit "
+            f"({cfg.n_observed} observed entries)",
+            excess[d],
+        )
+        for d in cfg.depths
+    ],
+    profile=profile,
+    data=f"{cfg.n} × {cfg.n} matrices, ranks {cfg.rank_deficit} → "
+    f"{cfg.rank_task}",
+    seeds=seed,
+    device=torch_device,
+)

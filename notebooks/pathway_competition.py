@@ -60,6 +60,7 @@ from plotly.subplots import make_subplots
 from cpkit.config import resolve_device, seed_everything
 from cpkit.explorers import text_explorer
 from cpkit.figures import PATHWAY_COLORS, provenance, show, slider_figure
+from cpkit.headlines import Headline, record
 from cpkit.profiles import get_profile
 from cpkit.theory import pathways as pw
 
@@ -760,4 +761,33 @@ glue("chapter_seconds", chapter_seconds, display=False)
 print(
     f"chapter computed in {chapter_seconds:.1f} s ({profile} profile, "
     f"{torch_device})"
+)
+
+# %% tags=["remove-cell"]
+# this chapter's headline numbers, for the landing page (cpkit.headlines)
+final_share = pw.final_split(sweep[cfg.depth][-1])
+record(
+    "pathway_competition",
+    [
+        Headline(
+            "share_b_early",
+            f"depth {cfg.depth}: final share of pathway b after a gate at "
+            f"onset {onsets[0]:g} (0.5: no trace)",
+            float(final_share[0]),
+        ),
+        Headline(
+            "share_b_late",
+            f"the same after a gate at onset {onsets[-1]:g}",
+            float(final_share[-1]),
+        ),
+        Headline(
+            "gd_err",
+            "gradient descent against the ODE, largest gap in K",
+            gd_err,
+        ),
+    ],
+    profile=profile,
+    data="one-mode linear task, shared input",
+    seeds=seed,
+    device=torch_device,
 )

@@ -51,6 +51,7 @@ from plotly.subplots import make_subplots
 from cpkit.config import resolve_device, seed_everything
 from cpkit.explorers import text_explorer
 from cpkit.figures import provenance, show, slider_figure
+from cpkit.headlines import Headline, record
 from cpkit.profiles import get_profile
 from cpkit.reference import FIG2_CROSSING_STEP
 from cpkit.theory import saxe
@@ -439,3 +440,40 @@ display(
 # %%
 chapter_seconds = time.perf_counter() - chapter_start
 print(f"chapter computed in {chapter_seconds:.1f} s ({profile} profile)")
+
+# %% tags=["remove-cell"]
+# this chapter's headline numbers, for the landing page (cpkit.headlines)
+paper_delays = {
+    arch: None if a is None or b is None else b - a
+    for arch, a, b in (
+        ("deep", rows[0][2], rows[1][2]),
+        ("shallow", rows[2][2], rows[3][2]),
+    )
+}
+record(
+    "sensor_dropping",
+    [
+        Headline(
+            f"delay_{arch}",
+            f"{arch} network: how much later its weight from sensor 8 to task "
+            f"{cfg.task} reaches 0.5 when sensor {cfg.dropped_sensor} is "
+            "dropped (grid steps)",
+            float(rows[i + 1][3] - rows[i][3]),
+            "steps",
+            paper=paper_delays[arch],
+        )
+        for i, arch in ((0, "deep"), (2, "shallow"))
+        if rows[i][3] is not None and rows[i + 1][3] is not None
+    ]
+    + [
+        Headline(
+            "gd_max_error",
+            "gradient descent against the closed form, largest weight gap",
+            float(worst),
+        )
+    ],
+    profile=profile,
+    data="the paper's linear task (Eq. 22)",
+    seeds=seed,
+    device=torch_device,
+)

@@ -61,8 +61,10 @@ chapter_start = time.perf_counter()
 from IPython.display import Markdown, display
 from myst_nb import glue
 
+from cpkit import reference
 from cpkit.config import check_int, resolve_device, seed_everything
 from cpkit.figures import provenance, show
+from cpkit.headlines import per_seed, record
 from cpkit.models import count_parameters
 from cpkit.profiles import get_profile
 from cpkit.removal_report import beyond_noise, fmt, mean_sd
@@ -278,3 +280,34 @@ display(Markdown("\n".join(lines)))
 # %%
 chapter_seconds = time.perf_counter() - chapter_start
 print(f"chapter computed in {chapter_seconds:.1f} s ({profile} profile)")
+
+# %% tags=["remove-cell"]
+# this chapter's headline numbers, for the landing page (cpkit.headlines)
+paper_depth = reference.digitized()["fig5_center_depth_relative_acc"]
+record(
+    "stereo_timing_depth",
+    [
+        *(
+            per_seed(
+                f"early_minus_late_{name}",
+                f"dissociation window ({name}): drop at the first onset "
+                "minus drop at the last",
+                windows.early_minus_late(name),
+                "points",
+            )
+            for name in windows.schedules
+        ),
+        per_seed(
+            "depth_trend",
+            f"blur drop (minus sham) at n = {max(depth.depths)} minus at "
+            f"n = {min(depth.depths)}",
+            trend,
+            "points",
+            paper_depth["n1"][-1] - paper_depth["n3"][-1],
+        ),
+    ],
+    profile=profile,
+    data=data.describe(),
+    seeds=seed_list,
+    device=torch_device,
+)

@@ -69,6 +69,7 @@ from cpkit.clips import video_folder as read_video_folder
 from cpkit.config import check_int, resolve_device, seed_everything
 from cpkit.errors import ConfigError
 from cpkit.figures import provenance, show
+from cpkit.headlines import record
 from cpkit.models import count_parameters
 from cpkit.profiles import get_profile
 from cpkit.removal_report import beyond_noise, fmt, mean_sd
@@ -555,3 +556,14 @@ if long_study is not None:
         )
 display(Markdown("\n".join(lines)))
 print(f"chapter: {time.perf_counter() - chapter_start:.0f} s")
+
+# %% tags=["remove-cell"]
+# this chapter's headline numbers, for the landing page (cpkit.headlines)
+record(
+    "video",
+    study.headlines("supervised", "supervised"),
+    profile=profile,
+    data=data.describe(),
+    seeds=seed_list,
+    device=torch_device,
+)

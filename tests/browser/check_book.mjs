@@ -227,9 +227,9 @@ async function checkPage(context, baseUrl, rel) {
     const resp = await page.goto(url, { waitUntil: 'load', timeout: 30000 });
     if (!resp) fail('no response for page');
     if (rel === 'index.html') {
-      // meta-refresh redirect to book/intro.html
-      await page.waitForURL(/\/book\/intro\.html$/, { timeout: 10000, waitUntil: 'load' })
-        .catch(() => fail(`index.html did not redirect to book/intro.html (at ${page.url()})`));
+      // meta-refresh redirect to notebooks/intro.html
+      await page.waitForURL(/\/notebooks\/intro\.html$/, { timeout: 10000, waitUntil: 'load' })
+        .catch(() => fail(`index.html did not redirect to notebooks/intro.html (at ${page.url()})`));
     }
     r.landed = page.url().replace(baseUrl + '/', '');
     if (!await waitQuiet(15000)) r.notes.push(`network never went idle within 15 s (in flight: ${[...inflight].map((q) => q.url().replace(baseUrl, '')).join(', ') || 'none seen by the page'})`);
@@ -455,7 +455,7 @@ async function checkPage(context, baseUrl, rel) {
 const t0 = Date.now();
 let pages = listPages(htmlDir);
 const globalFailures = [];
-for (const must of ['index.html', 'book/intro.html', 'book/glossary.html', 'book/bibliography.html']) {
+for (const must of ['index.html', 'notebooks/intro.html', 'notebooks/reproducibility.html', 'book/two_sources.html', 'book/glossary.html', 'book/bibliography.html']) {
   if (!pages.includes(must)) globalFailures.push(`expected page missing from build: ${must}`);
 }
 if (!pages.some((p) => p.startsWith('notebooks/'))) globalFailures.push('no notebooks/*.html in build');
