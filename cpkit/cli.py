@@ -189,6 +189,7 @@ def _execute_converted(
         error = f"{type(err).__name__}: {message[0] if message else ''}"
     seconds = time.perf_counter() - start
     if error is None:
+        _hide_injected_like_parameters(partial)
         shutil.move(str(partial), str(output))
         failed.unlink(missing_ok=True)
         return seconds, None
@@ -196,6 +197,29 @@ def _execute_converted(
         shutil.move(str(partial), str(failed))
         error += f" (executed cells kept in {failed.name})"
     return seconds, error
+
+
+def _hide_injected_like_parameters(notebook: Path) -> None:
+    """Give papermill's injected cell the display tags of the parameters
+    cell, so a page that hides its parameters hides both."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    params = [
+        c for c in nb.cells if "parameters" in c.metadata.get("tags", [])
+    ]
+    if not params:
+        return
+    shown = [t for t in params[0].metadata["tags"] if t != "parameters"]
+    if not shown:
+        return
+    for cell in nb.cells:
+        cell_tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in cell_tags:
+            cell.metadata["tags"] = cell_tags + [
+                t for t in shown if t not in cell_tags
+            ]
+    nbformat.write(nb, notebook)
 
 
 #: a ``--results-dir`` travels under this name and becomes ``results_dir``

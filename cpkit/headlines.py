@@ -270,15 +270,25 @@ def load(folder: Path) -> dict[str, dict[str, dict]]:
 
 
 def number(value: float | None, spread: float | None, unit: str) -> str:
-    """``value ± spread unit`` with digits suited to the size."""
+    """``value ± spread unit``, with two significant digits below 1."""
     if value is None:
         return "–"
     size = max(abs(value), abs(spread or 0.0))
-    digits = 2 if size < 10 else 1
+    if size >= 10:
+        digits = 1
+    elif size >= 1 or size == 0:
+        digits = 2
+    else:
+        digits = 1 - math.floor(math.log10(size))
     text = f"{value:.{digits}f}"
     if spread is not None:
         text += f" ± {spread:.{digits}f}"
     return f"{text} {unit}".strip()
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|")
 
 
 def run_text(entry: dict) -> str:
@@ -323,7 +333,7 @@ def compare_table(
             lines.append(f"| {title} | – | – | {cells} |")
             continue
         for i, h in enumerate(source["headlines"]):
-            row = [title if i == 0 else "", h["claim"]]
+            row = [_cell(title) if i == 0 else "", _cell(h["claim"])]
             row.append(number(h["paper"], None, h["unit"]))
             for entry in entries:
                 match = None

@@ -32,13 +32,14 @@
 # this; and networks pre-trained to reconstruct one sensor from the other
 # are resilient to it.
 #
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # the profile this build ran (shown, not used)
 device = "auto"  # unused: this page trains nothing
 seed = 0  # unused: this page trains nothing
 headlines_dir = "../results/headlines"  # where chapters left their numbers
 
 # %% tags=["remove-cell"]
+# ruff: noqa: E501 (the chapter table below is Markdown, one row per line)
 from pathlib import Path
 
 from IPython.display import Markdown, display

@@ -204,8 +204,10 @@ print(f"supervised sweeps (Fig. 8 blue): {supervised.seconds:.0f} s")
 fig = study.reconstruction_figure()
 provenance(
     fig,
-    f"profile {profile}; seed {seed}; {cfg.pretrain_epochs} pre-training "
-    f"epochs, mask ratio {cfg.mask_ratio:g}, Dirichlet({cfg.alpha:g}) "
+    f"profile {profile}; {data.describe()}; seed {seed}; "
+    f"{cfg.pretrain_epochs} pre-training epochs (all sweeps: "
+    f"{study.seconds:.0f} s on {torch_device}), mask ratio "
+    f"{cfg.mask_ratio:g}, Dirichlet({cfg.alpha:g}) "
     "split; the prediction is in pixel units via each original patch's "
     "mean and spread",
 )
@@ -269,7 +271,12 @@ display(
 
 # %% tags=["hide-input"]
 fig = study.onset_slider()
-provenance(fig, f"profile {profile}; seeds {seed_list}")
+provenance(
+    fig,
+    f"profile {profile}; {data.describe()}; seeds {seed_list}; "
+    f"{cfg.pretrain_epochs} pre-training and {cfg.finetune_epochs} "
+    f"fine-tuning epochs per run; {study.seconds:.0f} s on {torch_device}",
+)
 show(fig)
 
 # %% [markdown]
@@ -290,8 +297,10 @@ glue("rsv_clips", cfg.rsv_clips, display=False)
 fig = study.rsv_figure()
 provenance(
     fig,
-    f"profile {profile}; seeds {seed_list} pooled; no deficit; "
-    f"{cfg.rsv_clips}² frame pairs per model",
+    f"profile {profile}; {data.describe()}; seeds {seed_list} pooled; no "
+    f"deficit; {cfg.pretrain_epochs} pre-training, {cfg.finetune_epochs} "
+    f"fine-tuning epochs; {cfg.rsv_clips}² frame pairs per model; "
+    f"{study.seconds:.0f} s on {torch_device} (all sweeps)",
 )
 show(fig)
 rsv_lines = []

@@ -320,7 +320,7 @@ provenance(
     fig,
     f"profile {profile}; {cfg.n_traces} inits, K0 = {cfg.init_scale:g} "
     f"× lognormal({cfg.trace_spread:g}); ODE dt = {cfg.dt:g}; "
-    f"{portrait_seconds:.1f} s",
+    f"{portrait_seconds:.1f} s on cpu (numpy)",
 )
 show(fig)
 
@@ -389,7 +389,7 @@ provenance(
     fig,
     f"profile {profile}; depth {cfg.depth}; one mode σ = {cfg.sigma:g}; K0 "
     f"= {cfg.init_scale:g}; ODE dt = {cfg.dt:g}; {len(onsets)} onsets "
-    f"precomputed in {sweep_seconds:.1f} s (with all depths)",
+    f"precomputed in {sweep_seconds:.1f} s on cpu (numpy, all depths)",
 )
 show(fig)
 
@@ -420,7 +420,7 @@ provenance(
     f"profile {profile}; one mode σ = {cfg.sigma:g}; K0 = "
     f"{cfg.init_scale:g}; budget {cfg.total_time:g}; "
     f"{len(onsets)} onsets × {len(depths)} depths in "
-    f"{sweep_seconds:.1f} s",
+    f"{sweep_seconds:.1f} s on cpu (numpy)",
 )
 show(fig)
 last_early = {}
@@ -550,7 +550,7 @@ provenance(
     fig,
     f"profile {profile}; σ_s² = {sigma_s:g}, σ_n² = {noise:g} each; "
     f"budget {cfg.total_time:g}; ODE dt = {cfg.dt:g}; "
-    f"{noisy_seconds:.1f} s",
+    f"{noisy_seconds:.1f} s on cpu (numpy)",
 )
 show(fig)
 

@@ -190,7 +190,7 @@ fig.update_yaxes(title_text="units", col=1)
 provenance(
     fig,
     f"profile {profile}; {cfg.n_units} units per panel; seed "
-    f"{seed}; {beta_seconds:.2f} s",
+    f"{seed}; {beta_seconds:.2f} s on cpu (numpy)",
 )
 show(fig)
 
@@ -337,7 +337,7 @@ fig.update_layout(
 provenance(
     fig,
     f"profile {profile}; Monte Carlo {cfg.mc_conditions} "
-    f"conditions × {cfg.mc_samples} draws ({mc_seconds:.1f} s); "
+    f"conditions × {cfg.mc_samples} draws ({mc_seconds:.1f} s on cpu, numpy); "
     f"grid {cfg.grid_size} × {cfg.grid_size} samples; seed {seed}",
 )
 show(fig)
@@ -364,6 +364,7 @@ show(fig)
 # %% tags=["hide-input"]
 glue("grid_n", cfg.grid_size, display=False)
 alphas = [1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0]
+start = time.perf_counter()
 
 
 def alpha_traces(alpha: float) -> list[go.Bar]:
@@ -393,10 +394,12 @@ fig = slider_figure(
         "bargap": 0.05,
     },
 )
+slider_seconds = time.perf_counter() - start
 provenance(
     fig,
-    f"profile {profile}; correct closed form; {cfg.n_units} units per "
-    f"histogram; β = 20; seed {seed}",
+    f"profile {profile}; correct closed form, nothing trained; "
+    f"{cfg.n_units} units per histogram; β = 20; seed {seed}; "
+    f"{slider_seconds:.2f} s on cpu (numpy)",
 )
 show(fig)
 

@@ -20,7 +20,7 @@
 # the software, and the commands that rerun any of it, up to the paper's
 # scale on a GPU.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "quick"  # the profile this build ran (shown, not used)
 device = "auto"  # unused: this page trains nothing
 seed = 0  # unused: this page trains nothing
@@ -50,8 +50,8 @@ order = chapters(root)
 # under an hour. **`full`** sets the paper's models, datasets and
 # schedules (paper-spec numbers); the theory chapters' `full` profiles run
 # on a CPU in minutes, the others are meant for a GPU. What differs
-# between the two, chapter by chapter (the chapters' own notes explain
-# why the quick values were chosen):
+# between the two, chapter by chapter (click to open; the chapters' own
+# notes explain why the quick values were chosen):
 
 # %% tags=["hide-input"]
 PROFILE_OF = {  # chapter -> the profile families it reads
@@ -80,7 +80,11 @@ def short(value: object) -> str:
 
 blocks = []
 for name, title in order:
-    rows = [f"**{title}** (`{name}`)", "", "| setting | quick | full |"]
+    rows = [
+        f"<details><summary>{title} (<code>{name}</code>)</summary>",
+        "",
+        "| setting | quick | full |",
+    ]
     rows.append("|---|---|---|")
     for family in PROFILE_OF.get(name, []):
         prefix = "" if family == PROFILE_OF[name][0] else f"{family}: "
@@ -88,7 +92,7 @@ for name, title in order:
             rows.append(
                 f"| {prefix}`{field}` | {short(quick)} | {short(full)} |"
             )
-    blocks.append("\n".join(rows))
+    blocks.append("\n".join(rows) + "\n\n</details>")
 display(Markdown("\n\n".join(blocks)))
 
 # %% [markdown]
@@ -127,7 +131,8 @@ display(
     Markdown(
         "Total notebook time: "
         + "; ".join(
-            f"{prof} {seconds / 60:.1f} min" for prof, seconds in totals.items()
+            f"{prof} {seconds / 60:.1f} min"
+            for prof, seconds in totals.items()
         )
         + ". The HTML build adds about a minute."
         if totals

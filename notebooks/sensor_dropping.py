@@ -101,7 +101,9 @@ fig.update_layout(
     width=620,
 )
 provenance(
-    fig, "the task's input (nothing trained): Σʸˣ of the paper's Eq. 22"
+    fig,
+    f"profile {profile}; the task's input, nothing trained: Σʸˣ of the "
+    "paper's Eq. 22",
 )
 show(fig)
 s_full = np.linalg.svd(sigma_full, compute_uv=False)
@@ -367,7 +369,8 @@ fig = slider_figure(
 a0_text = ", ".join(f"{v:g}" for v in cfg.a0_values)
 provenance(
     fig,
-    f"closed form (no training); a0 in {a0_text}; t up to {t_grid[-1]:g}",
+    f"profile {profile}; closed form, nothing trained; a0 in {a0_text}; "
+    f"t up to {t_grid[-1]:g}",
 )
 show(fig)
 

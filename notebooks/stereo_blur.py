@@ -132,7 +132,9 @@ print(
 
 # %% tags=["hide-input"]
 fig = views_figure(data, "blur")
-provenance(fig, data.describe())
+provenance(
+    fig, f"profile {profile}; {data.describe()}; examples, nothing trained"
+)
 show(fig)
 
 # %% [markdown]
@@ -260,7 +262,9 @@ provenance(
     fig,
     f"profile {profile}; {cfg.n_conditioning} conditioning images × "
     f"{len(data.x_test)} test images; 39 bins on [−1.15, 1.15]; "
-    f"missing bars: that control was not run at this k; seeds {seed_list}",
+    f"missing bars: that control was not run at this k; seeds {seed_list}; "
+    f"the final branches of the runs above ({total_seconds:.0f} s on "
+    f"{torch_device})",
 )
 show(fig)
 display(

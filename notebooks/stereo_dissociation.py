@@ -108,7 +108,9 @@ print(config, f"fused head at branch start: {cfg.both_head}")
 
 # %% tags=["hide-input"]
 fig = views_figure(data, "dissociation")
-provenance(fig, data.describe())
+provenance(
+    fig, f"profile {profile}; {data.describe()}; examples, nothing trained"
+)
 show(fig)
 
 # %% [markdown]
@@ -227,7 +229,9 @@ provenance(
     fig,
     f"profile {profile}; {cfg.n_conditioning} conditioning images × "
     f"{len(data.x_test)} test images; 39 bins on [−1.15, 1.15]; "
-    f"missing bars: that control was not run at this k; seeds {seed_list}",
+    f"missing bars: that control was not run at this k; seeds {seed_list}; "
+    f"the final branches of the runs above ({total_seconds:.0f} s on "
+    f"{torch_device})",
 )
 show(fig)
 display(

@@ -138,7 +138,8 @@ provenance(
     f"{model_spec.arch} width {model_spec.width:g}, {model_spec.heads}-head;"
     f" onsets {onsets}, window {cfg.window_length}, recovery "
     f"{cfg.window_recovery} epochs; {list(windows.schedules)}; "
-    f"seeds {seed_list}; error bars: "
+    f"seeds {seed_list}; {sum(windows.seconds.values()):.0f} s on "
+    f"{torch_device}; error bars: "
     "sample sd over seeds. Paper: Kinetics-400 transformer, 20-epoch "
     "window in 120 (supervised) or 200 in 800 (pre-training)",
 )
@@ -163,7 +164,13 @@ display(Markdown(windows.summary()))
 # %% tags=["hide-input"]
 for name in windows.schedules:
     fig = windows.curve_slider(name)
-    provenance(fig, f"profile {profile}; seeds {seed_list}")
+    provenance(
+        fig,
+        f"profile {profile}; {data.source}; {name} schedule; seeds "
+        f"{seed_list}; window {cfg.window_length} epochs, recovery "
+        f"{cfg.window_recovery}; {windows.seconds[name]:.0f} s on "
+        f"{torch_device}",
+    )
     show(fig)
 
 # %% [markdown]

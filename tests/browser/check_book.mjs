@@ -166,7 +166,7 @@ async function checkPage(context, baseUrl, rel) {
     page: rel, failures: [], notes: [], warnings: [], allowedErrors: [], externalRequests: [],
     figures: 0, figuresRendered: 0, sliders: 0, slidersMoved: 0, sliderMethods: [],
     menus: 0, menusToggled: 0, widgetStates: 0, widgetsRendered: 0, mathElems: 0, mathContainers: 0,
-    screenshot: null, landed: null, requests: 0, requestUrls: [],
+    screenshot: null, landed: null, requests: 0, requestUrls: [], plotlyLoads: 0,
   };
   const fail = (m) => r.failures.push(m);
   const page = await context.newPage();
@@ -175,6 +175,7 @@ async function checkPage(context, baseUrl, rel) {
   page.on('request', (req) => {
     r.requests++;
     r.requestUrls.push(req.url());
+    if (/\/plotly(\.min)?\.js$/.test(new URL(req.url()).pathname)) r.plotlyLoads++;
     inflight.add(req);
     lastActivity = Date.now();
     const u = new URL(req.url());
@@ -440,6 +441,14 @@ async function checkPage(context, baseUrl, rel) {
       }
     }
 
+    // ---------- 9. weight: plotly.js is one file, fetched once per page, never inlined
+    if (r.plotlyLoads > 1) fail(`plotly.js requested ${r.plotlyLoads} times`);
+    if (r.figures > 0 && r.plotlyLoads !== 1) fail(`${r.figures} figures but plotly.js requested ${r.plotlyLoads} times`);
+    const file = path.join(htmlDir, rel);
+    const html = fs.readFileSync(file, 'utf8');
+    if (/plotly\.js v\d/.test(html)) fail('a copy of plotly.js is inlined in the page');
+    r.bytes = fs.statSync(file).size;
+
     // ---------- 1. external requests (checked last so late requests count)
     await page.waitForTimeout(200);
     for (const u of r.externalRequests) fail(`request to a non-loopback host: ${u}`);
@@ -496,6 +505,24 @@ try {
   if (browser) await browser.close().catch(() => {});
   await new Promise((res) => server.close(res));
 }
+
+// ---------- weight of the built site (stated in the README)
+function walkSize(dir) {
+  let bytes = 0, files = 0;
+  for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, ent.name);
+    if (ent.isDirectory()) { const w = walkSize(full); bytes += w.bytes; files += w.files; }
+    else if (ent.isFile()) { bytes += fs.statSync(full).size; files += 1; }
+  }
+  return { bytes, files };
+}
+const site = walkSize(htmlDir);
+const plotlyFile = path.join(htmlDir, '_static', 'plotly.min.js');
+const plotlyBytes = fs.existsSync(plotlyFile) ? fs.statSync(plotlyFile).size : 0;
+const largest = results.filter((r) => r.bytes).sort((a, b) => b.bytes - a.bytes)[0];
+const mb = (n) => (n / 2 ** 20).toFixed(1);
+console.log(`\nweight: site ${mb(site.bytes)} MiB in ${site.files} files; plotly.min.js ${mb(plotlyBytes)} MiB, one copy in _static, loaded once per page` +
+  (largest ? `; largest page ${largest.page} ${(largest.bytes / 1024).toFixed(0)} KiB of HTML` : ''));
 
 const strayNotFound = served404.filter((p) => !p.endsWith('/favicon.ico'));
 for (const p of [...new Set(strayNotFound)]) globalFailures.push(`server answered 404 for ${p}`);
