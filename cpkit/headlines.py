@@ -356,3 +356,37 @@ def compare_table(
                 row.append(cell)
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def beside_full(entry: dict, folder: Path | str) -> str:
+    """Markdown: this run's headlines beside the stored ``full`` record.
+
+    For the end of a chapter; says so when no paper-scale run is stored.
+    """
+    if entry["profile"] == "full":
+        return "This page was built with the `full` profile itself."
+    stored = load(Path(folder)).get("full", {}).get(entry["chapter"])
+    if stored is None:
+        return (
+            "No `full`-profile run of this chapter is stored yet "
+            "(`results/headlines/full/`); the reproducibility page says "
+            "how to make one."
+        )
+    lines = [
+        f"| what is measured | paper | this page ({entry['profile']}) "
+        "| full profile |",
+        "|---|---|---|---|",
+    ]
+    for h in entry["headlines"]:
+        match = [x for x in stored["headlines"] if x["key"] == h["key"]]
+        full = (
+            number(match[0]["ours"], match[0]["spread"], match[0]["unit"])
+            if match
+            else "–"
+        )
+        lines.append(
+            f"| {_cell(h['claim'])} | {number(h['paper'], None, h['unit'])} "
+            f"| {number(h['ours'], h['spread'], h['unit'])} | {full} |"
+        )
+    lines += ["", f"Full profile: {run_text(stored)}."]
+    return "\n".join(lines)

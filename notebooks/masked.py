@@ -55,7 +55,7 @@ from cpkit import reference
 from cpkit.clips import sprite_clips
 from cpkit.config import check_int, resolve_device, seed_everything
 from cpkit.figures import provenance, show
-from cpkit.headlines import Headline, record
+from cpkit.headlines import Headline, beside_full, record
 from cpkit.masked_report import MaskedStudy
 from cpkit.models import count_parameters
 from cpkit.profiles import get_profile
@@ -515,7 +515,7 @@ print(f"chapter: {time.perf_counter() - chapter_start:.0f} s")
 
 # %% tags=["remove-cell"]
 # this chapter's headline numbers, for the landing page (cpkit.headlines)
-record(
+entry = record(
     "masked",
     [
         *study.headlines("masked_pretraining", "masked"),
@@ -531,3 +531,13 @@ record(
     seeds=seed_list,
     device=torch_device,
 )
+
+# %% [markdown]
+# ## At the paper's scale
+#
+# The numbers this chapter stands on, from the run above, beside those of
+# a stored run of the `full` profile (the paper's scale) where there is
+# one:
+
+# %% tags=["remove-input"]
+display(Markdown(beside_full(entry, "../results/headlines")))

@@ -46,7 +46,7 @@ from myst_nb import glue
 
 from cpkit.config import resolve_device, seed_everything
 from cpkit.figures import provenance, show, slider_figure
-from cpkit.headlines import Headline, record
+from cpkit.headlines import Headline, beside_full, record
 from cpkit.profiles import get_profile
 from cpkit.theory.matrix_completion import critical_period_sweep
 
@@ -255,7 +255,7 @@ print(f"chapter computed in {chapter_seconds:.1f} s ({profile} profile)")
 
 # %% tags=["remove-cell"]
 # this chapter's headline numbers, for the landing page (cpkit.headlines)
-record(
+entry = record(
     "matrix_completion",
     [
         Headline(
@@ -272,3 +272,13 @@ record(
     seeds=seed,
     device=torch_device,
 )
+
+# %% [markdown]
+# ## At the paper's scale
+#
+# The numbers this chapter stands on, from the run above, beside those of
+# a stored run of the `full` profile (the paper's scale) where there is
+# one:
+
+# %% tags=["remove-input"]
+display(Markdown(beside_full(entry, "../results/headlines")))

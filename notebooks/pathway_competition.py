@@ -60,7 +60,7 @@ from plotly.subplots import make_subplots
 from cpkit.config import resolve_device, seed_everything
 from cpkit.explorers import text_explorer
 from cpkit.figures import PATHWAY_COLORS, provenance, show, slider_figure
-from cpkit.headlines import Headline, record
+from cpkit.headlines import Headline, beside_full, record
 from cpkit.profiles import get_profile
 from cpkit.theory import pathways as pw
 
@@ -766,7 +766,7 @@ print(
 # %% tags=["remove-cell"]
 # this chapter's headline numbers, for the landing page (cpkit.headlines)
 final_share = pw.final_split(sweep[cfg.depth][-1])
-record(
+entry = record(
     "pathway_competition",
     [
         Headline(
@@ -791,3 +791,13 @@ record(
     seeds=seed,
     device=torch_device,
 )
+
+# %% [markdown]
+# ## At the paper's scale
+#
+# The numbers this chapter stands on, from the run above, beside those of
+# a stored run of the `full` profile (the paper's scale) where there is
+# one:
+
+# %% tags=["remove-input"]
+display(Markdown(beside_full(entry, "../results/headlines")))

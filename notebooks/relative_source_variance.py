@@ -60,7 +60,7 @@ from plotly.subplots import make_subplots
 from cpkit.config import resolve_device, seed_everything
 from cpkit.explorers import text_explorer
 from cpkit.figures import provenance, show, slider_figure
-from cpkit.headlines import Headline, record
+from cpkit.headlines import Headline, beside_full, record
 from cpkit.metrics.rsv import (
     histogram,
     relative_source_variance,
@@ -470,7 +470,7 @@ print(f"chapter computed in {chapter_seconds:.1f} s ({profile} profile)")
 
 # %% tags=["remove-cell"]
 # this chapter's headline numbers, for the landing page (cpkit.headlines)
-record(
+entry = record(
     "relative_source_variance",
     [
         Headline(
@@ -494,3 +494,13 @@ record(
     seeds=seed,
     device="cpu (numpy)",
 )
+
+# %% [markdown]
+# ## At the paper's scale
+#
+# The numbers this chapter stands on, from the run above, beside those of
+# a stored run of the `full` profile (the paper's scale) where there is
+# one:
+
+# %% tags=["remove-input"]
+display(Markdown(beside_full(entry, "../results/headlines")))

@@ -51,7 +51,7 @@ from plotly.subplots import make_subplots
 from cpkit.config import resolve_device, seed_everything
 from cpkit.explorers import text_explorer
 from cpkit.figures import provenance, show, slider_figure
-from cpkit.headlines import Headline, record
+from cpkit.headlines import Headline, beside_full, record
 from cpkit.profiles import get_profile
 from cpkit.reference import FIG2_CROSSING_STEP
 from cpkit.theory import saxe
@@ -453,7 +453,7 @@ paper_delays = {
         ("shallow", rows[2][2], rows[3][2]),
     )
 }
-record(
+entry = record(
     "sensor_dropping",
     [
         Headline(
@@ -480,3 +480,13 @@ record(
     seeds=seed,
     device=torch_device,
 )
+
+# %% [markdown]
+# ## At the paper's scale
+#
+# The numbers this chapter stands on, from the run above, beside those of
+# a stored run of the `full` profile (the paper's scale) where there is
+# one:
+
+# %% tags=["remove-input"]
+display(Markdown(beside_full(entry, "../results/headlines")))

@@ -61,7 +61,7 @@ from myst_nb import glue
 
 from cpkit.config import check_int, resolve_device, seed_everything
 from cpkit.figures import provenance, show
-from cpkit.headlines import paper_drop, per_seed, record
+from cpkit.headlines import beside_full, paper_drop, per_seed, record
 from cpkit.models import count_parameters
 from cpkit.profiles import get_profile
 from cpkit.removal_report import (
@@ -342,7 +342,7 @@ print(f"chapter computed in {chapter_seconds:.1f} s ({profile} profile)")
 
 # %% tags=["remove-cell"]
 # this chapter's headline numbers, for the landing page (cpkit.headlines)
-record(
+entry = record(
     "stereo_dissociation",
     [
         per_seed(
@@ -371,3 +371,13 @@ record(
     seeds=seed_list,
     device=torch_device,
 )
+
+# %% [markdown]
+# ## At the paper's scale
+#
+# The numbers this chapter stands on, from the run above, beside those of
+# a stored run of the `full` profile (the paper's scale) where there is
+# one:
+
+# %% tags=["remove-input"]
+display(Markdown(beside_full(entry, "../results/headlines")))

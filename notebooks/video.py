@@ -69,7 +69,7 @@ from cpkit.clips import video_folder as read_video_folder
 from cpkit.config import check_int, resolve_device, seed_everything
 from cpkit.errors import ConfigError
 from cpkit.figures import provenance, show
-from cpkit.headlines import record
+from cpkit.headlines import beside_full, record
 from cpkit.models import count_parameters
 from cpkit.profiles import get_profile
 from cpkit.removal_report import beyond_noise, fmt, mean_sd
@@ -571,7 +571,7 @@ print(f"chapter: {time.perf_counter() - chapter_start:.0f} s")
 
 # %% tags=["remove-cell"]
 # this chapter's headline numbers, for the landing page (cpkit.headlines)
-record(
+entry = record(
     "video",
     study.headlines("supervised", "supervised"),
     profile=profile,
@@ -579,3 +579,13 @@ record(
     seeds=seed_list,
     device=torch_device,
 )
+
+# %% [markdown]
+# ## At the paper's scale
+#
+# The numbers this chapter stands on, from the run above, beside those of
+# a stored run of the `full` profile (the paper's scale) where there is
+# one:
+
+# %% tags=["remove-input"]
+display(Markdown(beside_full(entry, "../results/headlines")))

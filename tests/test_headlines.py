@@ -187,3 +187,14 @@ def test_a_full_record_sits_beside_the_quick_one(tmp_path):
     )
     assert "| Two | – | – | not run | not run |" in table
     assert "12 s on cpu" in headlines.run_text(records["full"]["one"])
+    # a chapter's own closing table: this run beside the stored full run
+    mine = dict(quick, headlines=[dict(quick["headlines"][0], ours=1.1)])
+    text = headlines.beside_full(mine, tmp_path)
+    assert "| a drop | 2.00 points | 1.10 points | 1.90 points |" in text
+    assert "Full profile: full profile; toy; seed 0; 12 s on cpu" in text
+    assert "No `full`-profile run" in headlines.beside_full(
+        dict(mine, chapter="two"), tmp_path
+    )
+    assert "built with the `full` profile" in headlines.beside_full(
+        full, tmp_path
+    )

@@ -1,0 +1,101 @@
+"""Batched sweeps of deep linear networks against a loop of single runs.
+
+The matrix-completion chapter trains one run per deficit length as one
+batched model (factors of shape (runs, n, n), one gradient step for all).
+This script times, side by side in one process, the same K runs
+
+- as one batched call of ``critical_period_sweep``, and
+- as a Python loop of K calls with one run each,
+
+checks that both give the same errors, and prints the ratio. Two sweeps:
+K equal deficit lengths (the batching alone) and K different ones, as the
+chapter uses them (the batch also stops at the longest run, where the
+loop pays for every run's own length). Rounds alternate loop and batch;
+the fastest round of each counts.
+
+    .venv/bin/python benchmarks/batched_sweeps.py [--runs 32] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+import torch
+
+from cpkit.config import resolve_device
+from cpkit.profiles import get_profile
+from cpkit.theory.matrix_completion import critical_period_sweep
+
+
+def timed(fn) -> tuple[float, np.ndarray]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def compare(cfg, steps: list[int], device, rounds: int) -> dict:
+    """Best-of-rounds seconds of the batch and the loop, and their gap."""
+
+    def batch() -> np.ndarray:
+        return critical_period_sweep(cfg, steps, device=device)["test_error"]
+
+    def loop() -> np.ndarray:
+        return np.concatenate(
+            [
+                critical_period_sweep(cfg, [s], device=device)["test_error"]
+                for s in steps
+            ]
+        )
+
+    batch_times, loop_times = [], []
+    for _ in range(rounds):
+        seconds, looped = timed(loop)
+        loop_times.append(seconds)
+        seconds, batched = timed(batch)
+        batch_times.append(seconds)
+    gap = float(np.abs(batched - looped).max() / np.abs(looped).max())
+    return {
+        "batch": min(batch_times),
+        "loop": min(loop_times),
+        "gap": gap,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=32, help="K")
+    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--post-steps", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    profile = get_profile("matrix_completion", "quick")
+    cfg = profile.run_config(args.depth)
+    cfg = dataclasses.replace(cfg, post_steps=args.post_steps)
+    k = args.runs
+    print(
+        f"deep matrix completion, n = {cfg.n}, depth {cfg.depth}, "
+        f"{cfg.post_steps} task steps per run, K = {k} runs, {device} "
+        f"({torch.get_num_threads()} threads)"
+    )
+    sweeps = {
+        "equal deficit lengths (200 steps each)": [200] * k,
+        "the chapter's kind: lengths 0 ... 1000": [
+            int(s) for s in np.linspace(0, 1000, k)
+        ],
+    }
+    for name, steps in sweeps.items():
+        r = compare(cfg, steps, device, args.rounds)
+        print(
+            f"{name}: loop {r['loop']:.2f} s, batched {r['batch']:.2f} s, "
+            f"ratio {r['loop'] / r['batch']:.1f}x; largest relative "
+            f"difference of the final errors {r['gap']:.1e}"
+        )
+
+
+if __name__ == "__main__":
+    main()
