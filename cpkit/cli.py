@@ -34,7 +34,12 @@ def toc_notebooks(root: Path) -> list[Path]:
         raise ConfigError(
             f"no _toc.yml in {root}: run from the repo root or pass --root"
         )
-    toc = yaml.safe_load(toc_path.read_text())
+    try:
+        toc = yaml.safe_load(toc_path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{toc_path}: not YAML ({err})") from None
+    if not isinstance(toc, dict):
+        raise ConfigError(f"{toc_path}: not a Jupyter Book table of contents")
     files: list[str] = [str(toc["root"])] if "root" in toc else []
 
     def walk(node: object) -> None:
@@ -52,9 +57,10 @@ def toc_notebooks(root: Path) -> list[Path]:
     for name in files:
         source = root / (name + ".py")
         if name.startswith("notebooks/") and source.is_file():
-            found.append(source)
+            if source not in found:
+                found.append(source)
     # pages that summarise the chapters' headlines run after the chapters
-    return sorted(found, key=reads_headlines)
+    return sorted(found, key=is_summary_page)
 
 
 def chapters(root: Path) -> list[tuple[str, str]]:
@@ -66,7 +72,7 @@ def chapters(root: Path) -> list[tuple[str, str]]:
 
     found = []
     for source in toc_notebooks(root):
-        if reads_headlines(source):
+        if is_summary_page(source):
             continue
         title = source.stem
         for cell in jupytext.read(source).cells:
@@ -78,13 +84,18 @@ def chapters(root: Path) -> list[tuple[str, str]]:
     return found
 
 
-def reads_headlines(source: Path) -> bool:
-    """Whether a notebook takes ``headlines_dir`` (a summary page)."""
+#: the parameters-cell tag of a page that summarises the chapters
+SUMMARY_TAG = "summary-page"
+
+
+def is_summary_page(source: Path) -> bool:
+    """Whether a notebook's parameters cell is tagged ``summary-page``."""
     import jupytext
 
     for cell in jupytext.read(source).cells:
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            return "headlines_dir" in cell.source
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "parameters" in tags:
+            return SUMMARY_TAG in tags
     return False
 
 
@@ -189,6 +200,11 @@ def _execute_converted(
         error = f"{type(err).__name__}: {message[0] if message else ''}"
     seconds = time.perf_counter() - start
     if error is None:
+        try:
+            check_record(partial, source.stem, parameters.get("profile"))
+        except ConfigError as err:
+            error = str(err)
+    if error is None:
         _hide_injected_like_parameters(partial)
         shutil.move(str(partial), str(output))
         failed.unlink(missing_ok=True)
@@ -197,6 +213,24 @@ def _execute_converted(
         shutil.move(str(partial), str(failed))
         error += f" (executed cells kept in {failed.name})"
     return seconds, error
+
+
+def check_record(notebook: Path, chapter: str, profile: object) -> None:
+    """Refuse a glued headline record that is unreadable or that names
+    another chapter or profile than the notebook's run."""
+    entry = headlines.extract(notebook)
+    if entry is None:
+        return
+    if entry["chapter"] != chapter:
+        raise ConfigError(
+            f"its headline record is for chapter {entry['chapter']!r}, "
+            f"not {chapter!r}"
+        )
+    if profile is not None and entry["profile"] != profile:
+        raise ConfigError(
+            f"its headline record says profile {entry['profile']!r}, but "
+            f"the run was {profile!r}"
+        )
 
 
 def _hide_injected_like_parameters(notebook: Path) -> None:
@@ -237,6 +271,11 @@ def _parameters(args: argparse.Namespace) -> dict:
         "seed": args.seed,
     }
     for name, text in args.param or []:
+        if name == "headlines_dir":
+            raise ConfigError(
+                "-p headlines_dir: give that folder with --headlines-dir, "
+                "so that the records are written there too"
+            )
         if name in parameters:
             raise ConfigError(
                 f"-p {name}: set it with --{name} instead, so that the run "
@@ -297,13 +336,22 @@ def run_notebooks(args: argparse.Namespace) -> int:
     )
     if record.is_dir():
         raise ConfigError(f"--times {record} is a folder, not a file")
-    headlines_dir = (
-        Path(args.headlines_dir).expanduser().resolve()
-        if args.headlines_dir
-        else root / "results" / "headlines"
-    )
-    if headlines_dir.exists() and not headlines_dir.is_dir():
-        raise ConfigError(f"--headlines-dir {headlines_dir} is not a folder")
+    # records go with the executed notebooks: the book's folder by default,
+    # beside --output-dir when the notebooks go there
+    if args.headlines_dir:
+        headlines_dir = Path(args.headlines_dir).expanduser().resolve()
+    elif out_dir is not None:
+        headlines_dir = out_dir / "headlines"
+    else:
+        headlines_dir = root / "results" / "headlines"
+    profile_dir = headlines_dir / args.profile
+    try:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"--headlines-dir {headlines_dir}: cannot make {profile_dir} "
+            f"({err.strerror or err})"
+        ) from None
     headlines.load(headlines_dir)  # a damaged record: one line, up front
     parameters[_HEADLINES] = str(headlines_dir)
     # headlines stand for a profile only when no -p changed the run
@@ -313,7 +361,7 @@ def run_notebooks(args: argparse.Namespace) -> int:
         for name, _ in args.param or []
         if not name.endswith(PATH_SUFFIXES)
     )
-    host = headlines.provenance(root, str(resolve_device(args.device)))
+    resolved = str(resolve_device(args.device))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -348,7 +396,13 @@ def run_notebooks(args: argparse.Namespace) -> int:
                     flush=True,
                 )
                 continue
-            path = headlines.write(entry, headlines_dir, seconds, host)
+            host = headlines.provenance(root, resolved)
+            try:
+                path = headlines.write(entry, headlines_dir, seconds, host)
+            except ConfigError as err:
+                failures.append(f"{rel}: {err}")
+                print(f"  headlines not recorded: {err}", flush=True)
+                continue
             print(f"  headlines: {path}", flush=True)
 
     # merge this run's times into the record (successful runs only)
@@ -398,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     nb.add_argument(
         "--headlines-dir",
         help="where each chapter's headline numbers go, one folder per "
-        "profile (default: results/headlines); the landing and "
+        "profile (default: results/headlines, or OUTPUT_DIR/headlines "
+        "with --output-dir); the landing and "
         "reproducibility pages read them",
     )
     nb.add_argument(

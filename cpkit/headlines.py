@@ -16,8 +16,10 @@ import ast
 import datetime
 import json
 import math
+import numbers
 import os
 import platform
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -114,7 +116,7 @@ def record(
     keys = [h.key for h in headlines]
     if len(set(keys)) != len(keys):
         raise ConfigError(f"{chapter}: repeated headline keys {keys}")
-    if isinstance(seeds, int):
+    if seeds is not None and np.ndim(seeds) == 0:
         seeds = [seeds]
     entry = {
         "schema": SCHEMA,
@@ -125,15 +127,86 @@ def record(
         "device": str(device),
         "headlines": [
             {
-                k: (float(v) if isinstance(v, (int, float)) else v)
+                k: (float(v) if isinstance(v, numbers.Real) else v)
                 for k, v in asdict(h).items()
             }
             for h in headlines
         ],
     }
+    check(entry, f"chapter {chapter}")
     from myst_nb import glue
 
     glue(GLUE_KEY, json.dumps(entry), display=display)
+    return entry
+
+
+#: a chapter name is a plain file name
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_HEADLINE_FIELDS = {
+    "key": str,
+    "claim": str,
+    "ours": float,
+    "unit": str,
+    "spread": (float, type(None)),
+    "paper": (float, type(None)),
+    "verdict": str,
+}
+
+
+def _number(value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def check(entry: object, where: str, stored: bool = False) -> dict:
+    """``entry`` if it is a headline record (with host and wall time when
+    ``stored``); else a one-line :class:`ConfigError` naming ``where``."""
+
+    def bad(what: str) -> ConfigError:
+        return ConfigError(f"{where}: not a cpkit headline record ({what})")
+
+    if not isinstance(entry, dict) or entry.get("schema") != SCHEMA:
+        raise bad(f"schema {SCHEMA} expected")
+    for name in ("chapter", "profile", "data", "device"):
+        if not isinstance(entry.get(name), str):
+            raise bad(f"{name} must be text")
+    if not _NAME.fullmatch(entry["chapter"]):
+        raise bad(f"chapter {entry['chapter']!r} is not a plain name")
+    if not _NAME.fullmatch(entry["profile"]):
+        raise bad(f"profile {entry['profile']!r} is not a plain name")
+    seeds = entry.get("seeds")
+    if seeds is not None and not (
+        isinstance(seeds, list)
+        and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    ):
+        raise bad("seeds must be a list of integers or null")
+    items = entry.get("headlines")
+    if not isinstance(items, list) or not items:
+        raise bad("headlines must be a non-empty list")
+    for item in items:
+        if not isinstance(item, dict):
+            raise bad("each headline must be an object")
+        for name, kind in _HEADLINE_FIELDS.items():
+            value = item.get(name)
+            if kind is float or kind == (float, type(None)):
+                if value is None and kind is not float:
+                    continue
+                if not _number(value):
+                    raise bad(f"headline {name} must be a finite number")
+            elif not isinstance(value, kind):
+                raise bad(f"headline {name} must be text")
+    if stored:
+        if not _number(entry.get("seconds")):
+            raise bad("seconds must be a number")
+        host = entry.get("host")
+        if not isinstance(host, dict) or not all(
+            isinstance(host.get(k), str)
+            for k in ("date", "commit", "cpu", "gpu", "os")
+        ):
+            raise bad("host must name date, commit, cpu, gpu and os")
     return entry
 
 
@@ -163,12 +236,7 @@ def extract(notebook: Path) -> dict | None:
                 raise ConfigError(
                     f"{notebook}: its headline record is unreadable ({err})"
                 ) from None
-            if not isinstance(entry, dict) or entry.get("schema") != SCHEMA:
-                raise ConfigError(
-                    f"{notebook}: its headline record is not of schema "
-                    f"{SCHEMA}"
-                )
-            return entry
+            return check(entry, f"{notebook}: its glued record")
     return None
 
 
@@ -237,11 +305,19 @@ def write(entry: dict, folder: Path, seconds: float, host: dict) -> Path:
     The file is replaced atomically, so a reader never sees half of it.
     """
     out = Path(folder) / entry["profile"] / f"{entry['chapter']}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     full = dict(entry, seconds=round(float(seconds), 1), host=host)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(full, indent=1) + "\n")
-    tmp.replace(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w") as handle:
+            handle.write(json.dumps(full, indent=1) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(out)
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write {out}: {err.strerror or err}"
+        ) from None
     return out
 
 
@@ -257,13 +333,20 @@ def load(folder: Path) -> dict[str, dict[str, dict]]:
     for path in sorted(folder.glob("*/*.json")):
         try:
             entry = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
+        except (OSError, ValueError) as err:  # JSON and Unicode errors
+            reason = str(err).splitlines()[0] if str(err) else type(err)
             raise ConfigError(
-                f"{path}: not readable as JSON ({err})"
+                f"{path}: not readable as JSON ({reason})"
             ) from None
-        if not isinstance(entry, dict) or entry.get("schema") != SCHEMA:
+        check(entry, str(path), stored=True)
+        if (entry["profile"], entry["chapter"]) != (
+            path.parent.name,
+            path.stem,
+        ):
             raise ConfigError(
-                f"{path}: not a cpkit headline record (schema {SCHEMA})"
+                f"{path}: holds the record of {entry['chapter']} "
+                f"({entry['profile']}); it belongs in "
+                f"{entry['profile']}/{entry['chapter']}.json"
             )
         found.setdefault(entry["profile"], {})[entry["chapter"]] = entry
     return found
@@ -288,7 +371,7 @@ def number(value: float | None, spread: float | None, unit: str) -> str:
 
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
-    return text.replace("|", "\\|")
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def run_text(entry: dict) -> str:
@@ -311,6 +394,22 @@ def run_text(entry: dict) -> str:
     )
 
 
+def _lookup(entry: dict | None, key: str) -> dict | None:
+    if entry is None:
+        return None
+    return next((h for h in entry["headlines"] if h["key"] == key), None)
+
+
+def _ours(h: dict | None, missing: str) -> str:
+    """Our number of a headline, its spread and verdict, as a table cell."""
+    if h is None:
+        return missing
+    text = number(h["ours"], h["spread"], h["unit"])
+    if h["verdict"]:
+        text += f" ({h['verdict']})"
+    return _cell(text)
+
+
 def compare_table(
     records: dict[str, dict[str, dict]],
     chapters: Sequence[tuple[str, str]],
@@ -319,7 +418,8 @@ def compare_table(
     """A Markdown table: every chapter's headlines, paper beside ours.
 
     ``chapters`` lists (chapter name, title) in reading order; a profile
-    that has no record for a chapter shows "not run".
+    that has no record for a chapter shows "not run". Rows are the
+    headlines of every profile's record, in order of first appearance.
     """
     head = "| chapter | what is measured | paper | " + " | ".join(
         f"ours, {p}" for p in profiles
@@ -327,33 +427,21 @@ def compare_table(
     lines = [head + " |", "|---|---|---|" + "---|" * len(profiles)]
     for chapter, title in chapters:
         entries = [records.get(p, {}).get(chapter) for p in profiles]
-        source = next((e for e in entries if e is not None), None)
-        if source is None:
+        rows: dict[str, dict] = {}
+        for entry in entries:
+            for h in entry["headlines"] if entry else []:
+                rows.setdefault(h["key"], h)
+        if not rows:
             cells = " | ".join("not run" for _ in profiles)
-            lines.append(f"| {title} | – | – | {cells} |")
+            lines.append(f"| {_cell(title)} | – | – | {cells} |")
             continue
-        for i, h in enumerate(source["headlines"]):
+        for i, (key, h) in enumerate(rows.items()):
             row = [_cell(title) if i == 0 else "", _cell(h["claim"])]
-            row.append(number(h["paper"], None, h["unit"]))
-            for entry in entries:
-                match = None
-                if entry is not None:
-                    match = next(
-                        (
-                            x
-                            for x in entry["headlines"]
-                            if x["key"] == h["key"]
-                        ),
-                        None,
-                    )
-                cell = "not run"
-                if match is not None:
-                    cell = number(
-                        match["ours"], match["spread"], match["unit"]
-                    )
-                    if match["verdict"]:
-                        cell += f" ({match['verdict']})"
-                row.append(cell)
+            row.append(_cell(number(h["paper"], None, h["unit"])))
+            row += [
+                _ours(_lookup(e, key), "not run" if e is None else "–")
+                for e in entries
+            ]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -378,15 +466,10 @@ def beside_full(entry: dict, folder: Path | str) -> str:
         "|---|---|---|---|",
     ]
     for h in entry["headlines"]:
-        match = [x for x in stored["headlines"] if x["key"] == h["key"]]
-        full = (
-            number(match[0]["ours"], match[0]["spread"], match[0]["unit"])
-            if match
-            else "–"
-        )
+        paper = _cell(number(h["paper"], None, h["unit"]))
         lines.append(
-            f"| {_cell(h['claim'])} | {number(h['paper'], None, h['unit'])} "
-            f"| {number(h['ours'], h['spread'], h['unit'])} | {full} |"
+            f"| {_cell(h['claim'])} | {paper} | {_ours(h, '–')} | "
+            f"{_ours(_lookup(stored, h['key']), '–')} |"
         )
     lines += ["", f"Full profile: {run_text(stored)}."]
     return "\n".join(lines)

@@ -21,8 +21,8 @@
 # **The question.** A network that receives two sources of information
 # (two "sensors": the left and right halves of an image, two frames of a
 # video) should learn to combine them. Does it matter *when* during
-# training both sources are available? {doc}`../book/two_sources` draws the kinds
-# of information two sources can carry.
+# training both sources are available? {doc}`../book/two_sources` draws
+# the kinds of information two sources can carry.
 #
 # **The paper's answer.** Yes. A temporary deficit in one sensor early in
 # training (blurring it, or feeding the two sensors unrelated inputs)
@@ -32,8 +32,8 @@
 # this; and networks pre-trained to reconstruct one sensor from the other
 # are resilient to it.
 #
-# %% tags=["parameters", "remove-cell"]
-profile = "quick"  # the profile this build ran (shown, not used)
+# %% tags=["parameters", "remove-cell", "summary-page"]
+profile = "quick"  # the profile this build ran: its records are summarised
 device = "auto"  # unused: this page trains nothing
 seed = 0  # unused: this page trains nothing
 headlines_dir = "../results/headlines"  # where chapters left their numbers
@@ -53,8 +53,8 @@ order = chapters(root)
 
 
 def ours(chapter: str, key: str) -> str:
-    """A quick-profile headline of this build as text ("not run" if none)."""
-    entry = records.get("quick", {}).get(chapter)
+    """A headline of this build's profile as text ("not run" if none)."""
+    entry = records.get(profile, {}).get(chapter)
     found = [h for h in (entry or {}).get("headlines", []) if h["key"] == key]
     if not found:
         return "(not run)"
@@ -62,19 +62,16 @@ def ours(chapter: str, key: str) -> str:
     return headlines.number(h["ours"], h["spread"], h["unit"])
 
 
-# %% [markdown]
-# **What this book finds, in short** (this build's `quick` profile, small
-# networks on a CPU; the table below has the details and the paper's
-# numbers):
-
 # %% tags=["remove-input"]
 display(
     Markdown(
+        f"**What this book finds, in short** (this build's `{profile}` "
+        "profile; the table below has the details and the paper's "
+        "numbers):\n\n"
         "- *Linear theory.* Dropping one sensor delays a deep network's "
         "weight from another sensor by "
         f"{ours('sensor_dropping', 'delay_deep')} and a shallow one's by "
-        f"{ours('sensor_dropping', 'delay_shallow')}: only depth couples "
-        "the sensors.\n"
+        f"{ours('sensor_dropping', 'delay_shallow')}.\n"
         "- *Blur, the paper's protocol.* The longest deficit costs "
         f"{ours('stereo_blur', 'protocol_drop')}; with the learning rate "
         "restarted at removal and a sham run's drop subtracted, "
@@ -99,13 +96,17 @@ display(
 # %% [markdown]
 # ## What this book shows, in our numbers
 #
-# Each chapter ends by recording a few numbers it stands on; the table
-# reads them back. "ours, quick" comes from the build you are reading,
-# "ours, full" from a paper-scale run on a GPU where one has been stored
-# (`results/headlines/full/`, versioned with the code). Means are over
-# seeds, ± one standard deviation; "beyond 2 SE" marks a mean more than
-# twice its standard error from zero. Drops are in accuracy points,
-# positive when the deficit costs accuracy.
+# Each chapter ends by recording a few numbers it stands on, and
+# `cpkit notebooks` files them with the run's wall time, machine and
+# commit; the table reads them back. "ours, quick" is the last recorded
+# run of the `quick` profile (normally the build you are reading), "ours,
+# full" a stored run of the paper-scale `full` profile
+# (`results/headlines/full/`, versioned with the code; the theory
+# chapters' were run on a CPU, the others need a GPU and have not been
+# run). Means are over seeds, ± one standard deviation; "beyond 2 SE"
+# marks a mean more than twice its standard error from zero, a rough
+# screen with three seeds, not a significance test. Drops are in
+# accuracy points, positive when the deficit costs accuracy.
 
 # %% tags=["hide-input"]
 display(Markdown(headlines.compare_table(records, order)))
@@ -120,26 +121,26 @@ display(Markdown("\n".join(lines)))
 # %% [markdown]
 # ## Chapter by chapter
 #
-# | chapter | paper | what it shows |
+# | chapter | paper | what it runs |
 # |---|---|---|
-# | {doc}`sensor_dropping` | Fig. 2 | the closed form reproduces the values of the paper's script exactly; gradient descent beside it |
-# | {doc}`pathway_competition` | follow-up paper | ODE and gradient descent agree; an early gate on one pathway decides the split for good when every split is optimal, and costs a plateau that grows with depth when the best solution needs both sensors (our extension) |
-# | {doc}`matrix_completion` | follow-up paper | a small version of the follow-up's experiment; whether the excess error grows with depth depends on how many entries are observed, and the chapter measures both |
+# | {doc}`sensor_dropping` | Fig. 2 | the closed form beside the values of the paper's own script and real gradient descent |
+# | {doc}`pathway_competition` | follow-up paper | the ODE of two competing pathways beside gradient descent; a gate on one pathway slid over training, at several depths; a task whose best solution needs both sensors (our extension) |
+# | {doc}`matrix_completion` | follow-up paper | a small version of the follow-up's experiment, at two numbers of observed entries |
 # | {doc}`relative_source_variance` | Fig. 3 | the correct closed form and the published (slipped) one side by side; the estimator checked on a model with a known answer |
 # | {doc}`stereo_blur` | Figs. 4, 5-left, 9, 10, 15, 16-left | the deficit-removal protocol on a small Split-ResNet-18 beside three controls (LR restarted at removal, a sham run, a constant LR); accuracy, RSV histograms, a linear probe and usable information, with the paper's digitized curves overlaid |
 # | {doc}`stereo_dissociation` | Figs. 5-right, 6, 13, 16-centre | the same protocol and controls with view b fed other images; polarisation of the units as mean \|RSV\| |
 # | {doc}`stereo_timing_depth` | Fig. 5-centre; Fig. 8's axis | a dissociation window slid over training, each against a sham branch; blur removal in All-CNNs with 1, 2 and 3 blocks |
-# | {doc}`video` | Figs. 8 (supervised arm), 14 | moving digits whose motion only the pair of frames shows; a tiny Multi-View Transformer; a dissociation window at six onsets; early windows cost more in the short budget, but with twice the budget the motion is learned after all (a delay at this scale) |
-# | {doc}`masked` | Figs. 7, 8 (masked arm), 14 | masked cross-view pre-training with a window at four onsets, each encoder fine-tuned, beside the supervised arm and a no-pre-training control; at this scale the remedy is not reproduced |
+# | {doc}`video` | Figs. 8 (supervised arm), 14 | moving digits whose motion only the pair of frames shows; a small Multi-View Transformer; a dissociation window at several onsets, and once with a longer budget |
+# | {doc}`masked` | Figs. 7, 8 (masked arm), 14 | masked cross-view pre-training with a window at several onsets, each encoder fine-tuned, beside the supervised arm and a no-pre-training control |
 #
 # ## Where we differ from the paper
 #
-# - **Scale.** The book is built with the `quick` profile: MNIST-5k and
-#   moving-digit clips at 16–28 pixels, schedules of 6–12 epochs, three
-#   seeds, on two CPU cores. The paper trains on CIFAR-10 (180 + 179
-#   epochs) and Kinetics-400 (120 supervised or 800 pre-training epochs).
-#   The `full` profiles set the paper's models and schedules; see
-#   {doc}`reproducibility`.
+# - **Scale.** The book is built with the `quick` profile, sized for a
+#   CPU: small digit images and moving-digit clips, narrow networks,
+#   schedules of a few epochs, a few seeds ({doc}`reproducibility` lists
+#   every setting). The paper trains on CIFAR-10 (180 + 179 epochs) and
+#   Kinetics-400 (120 supervised or 800 pre-training epochs). The `full`
+#   profiles set the paper's models and schedules.
 # - **Controls.** At a small scale a late branch trains at a tiny learning
 #   rate for few steps, so an accuracy drop can mean lost plasticity. The
 #   stereo chapters add an LR restart and a sham run to every protocol.

@@ -41,6 +41,7 @@ window_deficit = None  # "dissociation" or "blur" (None: the profile's)
 finetune_epochs = None  # fine-tuning budget (None: the profile's)
 mask_ratio = None  # fraction of both views' tokens hidden (None: 0.75)
 results_dir = None  # folder that keeps each seed's finished sweeps
+headlines_dir = "../results/headlines"  # stored records (closing table)
 
 # %%
 import time
@@ -540,4 +541,4 @@ entry = record(
 # one:
 
 # %% tags=["remove-input"]
-display(Markdown(beside_full(entry, "../results/headlines")))
+display(Markdown(beside_full(entry, headlines_dir)))

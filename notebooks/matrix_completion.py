@@ -33,6 +33,7 @@
 profile = "quick"  # "quick" (40 x 40, CPU) or "full" (the follow-up's size)
 device = "auto"  # where the factorisations train
 seed = 0  # seed of the matrices, the observed positions and the init
+headlines_dir = "../results/headlines"  # stored records (closing table)
 
 # %%
 import time
@@ -281,4 +282,4 @@ entry = record(
 # one:
 
 # %% tags=["remove-input"]
-display(Markdown(beside_full(entry, "../results/headlines")))
+display(Markdown(beside_full(entry, headlines_dir)))

@@ -46,6 +46,7 @@ depth = None  # layers per pathway (None: from the profile, 4)
 init_scale = None  # initial pathway singular value (None: profile)
 deficit_onset = None  # early gate on pathway b, time (None: profile)
 deficit_length = None  # gate length, time (None: profile)
+headlines_dir = "../results/headlines"  # stored records (closing table)
 
 # %%
 import time
@@ -800,4 +801,4 @@ entry = record(
 # one:
 
 # %% tags=["remove-input"]
-display(Markdown(beside_full(entry, "../results/headlines")))
+display(Markdown(beside_full(entry, headlines_dir)))

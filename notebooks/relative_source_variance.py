@@ -46,6 +46,7 @@
 profile = "quick"  # "quick" or "full" (more Monte-Carlo samples)
 device = "auto"  # unused by this chapter's numpy code; kept for the batch
 seed = 0  # seed of the mixing weights and the samples
+headlines_dir = "../results/headlines"  # stored records (closing table)
 
 # %%
 import time
@@ -503,4 +504,4 @@ entry = record(
 # one:
 
 # %% tags=["remove-input"]
-display(Markdown(beside_full(entry, "../results/headlines")))
+display(Markdown(beside_full(entry, headlines_dir)))

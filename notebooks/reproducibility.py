@@ -14,14 +14,15 @@
 # %% [markdown]
 # # Reproducibility: what ran, where, and how to run the paper's scale
 #
-# Every number in this book was computed when the book was built, by the
-# chapter that shows it. This page collects how: the two profiles, what
-# each chapter ran and how long it took on the machine that built it,
-# the software, and the commands that rerun any of it, up to the paper's
-# scale on a GPU.
+# The numbers in the chapters were computed when the book was built, by
+# the chapter that shows them; the paper-scale numbers beside them come
+# from stored runs of the `full` profile. This page collects how: the two
+# profiles, what each chapter ran and how long it took on the machine
+# that ran it, the software, and the commands that rerun any of it, up to
+# the paper's scale on a GPU.
 
-# %% tags=["parameters", "remove-cell"]
-profile = "quick"  # the profile this build ran (shown, not used)
+# %% tags=["parameters", "remove-cell", "summary-page"]
+profile = "quick"  # the profile this build ran (not used here)
 device = "auto"  # unused: this page trains nothing
 seed = 0  # unused: this page trains nothing
 headlines_dir = "../results/headlines"  # where chapters left their numbers
@@ -46,10 +47,10 @@ order = chapters(root)
 #
 # Each chapter has two named configurations. **`quick`** is what this
 # book is built with: small networks and datasets, short schedules and
-# three seeds, sized so that the whole book runs on two CPU cores in
-# under an hour. **`full`** sets the paper's models, datasets and
-# schedules (paper-spec numbers); the theory chapters' `full` profiles run
-# on a CPU in minutes, the others are meant for a GPU. What differs
+# a few seeds, sized for two CPU cores. **`full`** sets the paper's
+# models, datasets and schedules; the theory chapters' `full` profiles
+# also run on a CPU (their wall times are in the table below), the
+# others are meant for a GPU. What differs
 # between the two, chapter by chapter (click to open; the chapters' own
 # notes explain why the quick values were chosen):
 
@@ -98,10 +99,12 @@ display(Markdown("\n\n".join(blocks)))
 # %% [markdown]
 # ## What ran, on what, and how long it took
 #
-# Read from the records each chapter leaves (`results/headlines/`): the
-# wall time of the whole notebook as `cpkit notebooks` measured it, the
-# device, the machine, and the commit of the code. The `full` rows appear
-# once a paper-scale run has been stored.
+# Read from the records each chapter leaves (by default in
+# `results/headlines/`): the wall time of the whole notebook as
+# `cpkit notebooks` measured it, the device, the machine, and the commit
+# of the code ("modified": the working tree differed from it). The
+# `full` rows appear once a paper-scale run has been stored; rows may
+# come from different runs and machines.
 
 # %% tags=["hide-input"]
 lines = [
@@ -129,12 +132,13 @@ for name, title in order:
 display(Markdown("\n".join(lines)))
 display(
     Markdown(
-        "Total notebook time: "
+        "Sum of the recorded chapters' wall times (the summary pages and "
+        "the HTML build not included): "
         + "; ".join(
             f"{prof} {seconds / 60:.1f} min"
             for prof, seconds in totals.items()
         )
-        + ". The HTML build adds about a minute."
+        + "."
         if totals
         else "No chapter has recorded a run yet."
     )
@@ -169,9 +173,9 @@ display(Markdown(", ".join(versions) + "."))
 # **The book as it is.** From a clone: `make book` (set up the pinned
 # environment, fetch the offline web assets and the Debian Fashion-MNIST
 # package, execute every notebook with papermill, build the HTML), then
-# `make test`. Every run is seeded; on a CPU the quick profile gives the
-# same numbers run after run (the tests check that a run resumed from a
-# checkpoint equals one that never stopped).
+# `make test`. Every run is seeded, and on a CPU a run stopped and
+# resumed from its checkpoint ends bit-identical to one that never
+# stopped (the tests check it).
 #
 # **One chapter, other settings.** Each notebook's first code cell lists
 # its parameters:

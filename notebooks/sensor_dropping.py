@@ -35,6 +35,7 @@
 profile = "quick"  # "quick" (CPU) or "full" (finer time steps)
 device = "auto"  # "auto", "cpu" or "cuda": where gradient descent runs
 seed = 0  # seed of the random initialisations
+headlines_dir = "../results/headlines"  # stored records (closing table)
 
 # %%
 import time
@@ -489,4 +490,4 @@ entry = record(
 # one:
 
 # %% tags=["remove-input"]
-display(Markdown(beside_full(entry, "../results/headlines")))
+display(Markdown(beside_full(entry, headlines_dir)))

@@ -56,6 +56,7 @@ results_dir = None  # folder that keeps finished runs (None: memory only)
 view_size = None  # columns per view (None: half, as the paper's 16 of 32)
 lr0 = None  # initial learning rate (None: the profile's)
 rand_zero = 0.1  # view-zeroing probability of the Fig. 9 runs (paper: 0.1)
+headlines_dir = "../results/headlines"  # stored records (closing table)
 
 # %%
 import dataclasses
@@ -508,4 +509,4 @@ entry = record(
 # one:
 
 # %% tags=["remove-input"]
-display(Markdown(beside_full(entry, "../results/headlines")))
+display(Markdown(beside_full(entry, headlines_dir)))

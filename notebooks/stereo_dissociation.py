@@ -50,6 +50,7 @@ lr0 = None  # initial learning rate (None: the profile's)
 dissociation_loss = None  # "code" or "paper" (None: the profile's)
 augment = None  # False with weight_decay 0.0: the paper's Fig. 13
 weight_decay = None  # None: the profile's (5e-4)
+headlines_dir = "../results/headlines"  # stored records (closing table)
 
 # %%
 import time
@@ -380,4 +381,4 @@ entry = record(
 # one:
 
 # %% tags=["remove-input"]
-display(Markdown(beside_full(entry, "../results/headlines")))
+display(Markdown(beside_full(entry, headlines_dir)))

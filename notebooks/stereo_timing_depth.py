@@ -52,6 +52,7 @@ window_deficit = None  # "dissociation" or "blur" (None: the profile's)
 window_length = None  # deficit epochs per window (None: the profile's)
 window_recovery = None  # clean epochs after each window (None: profile)
 depth_lr = None  # constant LR of the depth experiment (None: profile)
+headlines_dir = "../results/headlines"  # stored records (closing table)
 
 # %%
 import time
@@ -327,4 +328,4 @@ entry = record(
 # one:
 
 # %% tags=["remove-input"]
-display(Markdown(beside_full(entry, "../results/headlines")))
+display(Markdown(beside_full(entry, headlines_dir)))

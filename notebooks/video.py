@@ -45,6 +45,7 @@ cross_bias = None  # initial same-place cross-view bias (None: profile's)
 long_budget = None  # one seed again at this x the budget (0: skip)
 video_dir = None  # a Kinetics-layout folder to show (None: shipped clips)
 results_dir = None  # folder that keeps each seed's finished sweep
+headlines_dir = "../results/headlines"  # stored records (closing table)
 
 # %%
 import tempfile
@@ -588,4 +589,4 @@ entry = record(
 # one:
 
 # %% tags=["remove-input"]
-display(Markdown(beside_full(entry, "../results/headlines")))
+display(Markdown(beside_full(entry, headlines_dir)))

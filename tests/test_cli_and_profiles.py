@@ -307,7 +307,8 @@ def test_chapters_execute_in_quick_profile(tmp_path):
     assert sorted(records["quick"]) == sorted(theory)
     for name, entry in records["quick"].items():
         assert entry["seconds"] == recorded[f"notebooks/{name}.py"]
-        assert entry["host"]["cores"] >= 1 and entry["device"] == "cpu"
+        assert entry["host"]["cores"] >= 1
+        assert entry["device"].startswith("cpu")
     intro = nbformat.read(tmp_path / "intro.ipynb", as_version=4)
     shown = "".join(
         "".join(o.get("data", {}).get("text/markdown", ""))

@@ -19,7 +19,7 @@ NOTEBOOK = """# ---
 # %% [markdown]
 # # {title}
 
-# %% tags=["parameters"]
+# %% tags={tags}
 profile = "quick"
 device = "cpu"
 seed = 0
@@ -82,13 +82,15 @@ def _book(tmp_path: Path, out: Path) -> list[str]:
         (root / "notebooks" / f"{name}.py").write_text(
             NOTEBOOK.format(
                 title=f"Chapter {name}",
-                extra="",
+                tags='["parameters"]',
+                extra="# not a summary page: headlines_dir in a comment",
                 body=CHAPTER.format(name=name),
             )
         )
     (root / "notebooks" / "summary.py").write_text(
         NOTEBOOK.format(
             title="Summary",
+            tags='["parameters", "remove-cell", "summary-page"]',
             extra='headlines_dir = "nowhere"',
             body=SUMMARY.format(out=str(out)),
         )
@@ -198,3 +200,87 @@ def test_a_full_record_sits_beside_the_quick_one(tmp_path):
     assert "built with the `full` profile" in headlines.beside_full(
         full, tmp_path
     )
+
+
+@pytest.mark.notebook
+def test_records_that_do_not_fit_are_refused_and_lose_nothing(
+    tmp_path, capsys
+):
+    args = _book(tmp_path, tmp_path / "table.md")
+    book = tmp_path / "book" / "notebooks"
+    # a chapter that records another chapter's name, one another profile
+    (book / "two.py").write_text(
+        (book / "two.py").read_text().replace('"two"', '"one"')
+    )
+    (book / "one.py").write_text(
+        (book / "one.py")
+        .read_text()
+        .replace("profile=profile", 'profile="full"')
+    )
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "one.ipynb").write_text("a good earlier run")
+    assert main([*args, "--only", "one", "two"]) == 1
+    out = capsys.readouterr().out
+    assert "says profile 'full', but the run was 'quick'" in out
+    assert "is for chapter 'one', not 'two'" in out
+    assert (tmp_path / "out" / "one.ipynb").read_text() == (
+        "a good earlier run"
+    )
+    assert (tmp_path / "out" / "one.failed.ipynb").is_file()
+    assert headlines.load(tmp_path / "headlines") == {}
+    # the folder for records cannot be made: one line, nothing runs
+    (tmp_path / "file").write_text("keep")
+    bad = [*args, "--headlines-dir", str(tmp_path / "file" / "sub")]
+    assert main(bad) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot make" in err[0]
+    # the folder is given with its flag, not as a notebook parameter
+    assert main([*args, "-p", "headlines_dir", str(tmp_path)]) == 2
+    assert "--headlines-dir" in capsys.readouterr().err
+
+
+def test_stored_records_are_checked_field_by_field(tmp_path):
+    host = headlines.provenance(Path.cwd(), "cpu")
+    entry = {
+        "schema": 1,
+        "chapter": "one",
+        "profile": "quick",
+        "data": "toy",
+        "seeds": [0],
+        "device": "cpu",
+        "headlines": [
+            {
+                "key": "k",
+                "claim": "c",
+                "ours": 1.0,
+                "unit": "",
+                "spread": None,
+                "paper": None,
+                "verdict": "",
+            }
+        ],
+    }
+    path = headlines.write(entry, tmp_path, 3.0, host)
+    assert headlines.load(tmp_path)["quick"]["one"]["seconds"] == 3.0
+    broken = {
+        "no profile": {k: v for k, v in entry.items() if k != "profile"},
+        "a path for a name": dict(entry, chapter="../escaped"),
+        "NaN": dict(
+            entry, headlines=[dict(entry["headlines"][0], ours=1e999)]
+        ),
+        "text seeds": dict(entry, seeds="5"),
+        "no headlines": dict(entry, headlines=[]),
+    }
+    for bad in broken.values():
+        path.write_text(json.dumps(dict(bad, seconds=3.0, host=host)))
+        with pytest.raises(ConfigError, match="not a cpkit headline record"):
+            headlines.load(tmp_path)
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match="not readable as JSON"):
+        headlines.load(tmp_path)
+    # a record filed under another profile's folder is refused
+    path.write_text(
+        json.dumps(dict(entry, profile="full", seconds=1.0, host=host))
+    )
+    with pytest.raises(ConfigError, match="belongs in full/one.json"):
+        headlines.load(tmp_path)
