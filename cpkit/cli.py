@@ -259,7 +259,8 @@ def _hide_injected_like_parameters(notebook: Path) -> None:
 #: a ``--results-dir`` travels under this name and becomes ``results_dir``
 #: for the notebooks that declare one
 _SHARED_RESULTS = "__results_dir__"
-#: the headline folder travels under this name to the summary pages
+#: the headline folder travels under this name to the notebooks that
+#: declare ``headlines_dir``
 _HEADLINES = "__headlines_dir__"
 
 

@@ -353,10 +353,16 @@ def load(folder: Path) -> dict[str, dict[str, dict]]:
 
 
 def number(value: float | None, spread: float | None, unit: str) -> str:
-    """``value ± spread unit``, with two significant digits below 1."""
+    """``value ± spread unit``: two significant digits below 1, powers of
+    ten below 0.001, whole numbers without decimals."""
     if value is None:
         return "–"
+    if spread is None and float(value).is_integer() and abs(value) < 1e6:
+        return f"{int(value)} {unit}".strip()  # a count, or an exact step
     size = max(abs(value), abs(spread or 0.0))
+    if size < 1e-3:
+        text = f"{value:.1e}" + ("" if spread is None else f" ± {spread:.1e}")
+        return f"{text} {unit}".strip()
     if size >= 10:
         digits = 1
     elif size >= 1 or size == 0:

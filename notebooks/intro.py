@@ -62,6 +62,12 @@ def ours(chapter: str, key: str) -> str:
     return headlines.number(h["ours"], h["spread"], h["unit"])
 
 
+def seed_count(chapter: str) -> str:
+    """How many seeds this build's record of a chapter has."""
+    entry = records.get(profile, {}).get(chapter)
+    return str(len(entry["seeds"] or [])) if entry else "(not run)"
+
+
 # %% tags=["remove-input"]
 display(
     Markdown(
@@ -87,9 +93,9 @@ display(
         "- *Masked pre-training.* A window at the first onset costs "
         f"{ours('masked', 'masked_first')}, at the last "
         f"{ours('masked', 'masked_last')}; the pre-trained no-deficit model "
-        f"reads the motion in {ours('masked', 'fused_seeds')} of the "
-        "seeds, and a drop can only be read where it does (see the "
-        "chapter)."
+        f"reads the motion in {ours('masked', 'fused_seeds')} of "
+        f"{seed_count('masked')} seeds, and a drop can only be read where "
+        "it does (see the chapter)."
     )
 )
 

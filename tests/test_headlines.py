@@ -68,6 +68,8 @@ def test_numbers_keep_two_significant_digits_below_one():
     assert headlines.number(213.0, 1.25, "steps") == "213.0 ± 1.2 steps"
     assert headlines.number(0.53, 0.2, "") == "0.53 ± 0.20"
     assert headlines.number(None, None, "points") == "–"
+    assert headlines.number(3.0, None, "seeds") == "3 seeds"  # a count
+    assert headlines.number(4.1e-10, None, "") == "4.1e-10"
 
 
 def _book(tmp_path: Path, out: Path) -> list[str]:
@@ -184,15 +186,13 @@ def test_a_full_record_sits_beside_the_quick_one(tmp_path):
         headlines.write(entry, tmp_path, 12.0, host)
     records = headlines.load(tmp_path)
     table = headlines.compare_table(records, [("one", "One"), ("two", "Two")])
-    assert (
-        "| One | a drop | 2.00 points | 1.00 points | 1.90 points |" in table
-    )
+    assert "| One | a drop | 2 points | 1 points | 1.90 points |" in table
     assert "| Two | – | – | not run | not run |" in table
     assert "12 s on cpu" in headlines.run_text(records["full"]["one"])
     # a chapter's own closing table: this run beside the stored full run
     mine = dict(quick, headlines=[dict(quick["headlines"][0], ours=1.1)])
     text = headlines.beside_full(mine, tmp_path)
-    assert "| a drop | 2.00 points | 1.10 points | 1.90 points |" in text
+    assert "| a drop | 2 points | 1.10 points | 1.90 points |" in text
     assert "Full profile: full profile; toy; seed 0; 12 s on cpu" in text
     assert "No `full`-profile run" in headlines.beside_full(
         dict(mine, chapter="two"), tmp_path
