@@ -113,6 +113,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/stereo_throughput.py --device $(DEVICE)
+	$(BIN)/python benchmarks/batched_sweeps.py --device $(DEVICE)
 
 lint: setup
 	$(BIN)/ruff format --check cpkit tests notebooks benchmarks
