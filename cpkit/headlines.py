@@ -142,15 +142,9 @@ def record(
 
 #: a chapter name is a plain file name
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_HEADLINE_FIELDS = {
-    "key": str,
-    "claim": str,
-    "ours": float,
-    "unit": str,
-    "spread": (float, type(None)),
-    "paper": (float, type(None)),
-    "verdict": str,
-}
+#: fields of one headline: text, a number, numbers that may be null
+_TEXT_FIELDS = ("key", "claim", "unit", "verdict")
+_OPTIONAL_NUMBERS = ("spread", "paper")
 
 
 def _number(value: object) -> bool:
@@ -189,15 +183,13 @@ def check(entry: object, where: str, stored: bool = False) -> dict:
     for item in items:
         if not isinstance(item, dict):
             raise bad("each headline must be an object")
-        for name, kind in _HEADLINE_FIELDS.items():
-            value = item.get(name)
-            if kind is float or kind == (float, type(None)):
-                if value is None and kind is not float:
-                    continue
-                if not _number(value):
-                    raise bad(f"headline {name} must be a finite number")
-            elif not isinstance(value, kind):
-                raise bad(f"headline {name} must be text")
+        if not all(isinstance(item.get(n), str) for n in _TEXT_FIELDS):
+            raise bad(f"headline {', '.join(_TEXT_FIELDS)} must be text")
+        if not _number(item.get("ours")) or not all(
+            item.get(n) is None or _number(item.get(n))
+            for n in _OPTIONAL_NUMBERS
+        ):
+            raise bad("headline ours, spread, paper must be finite numbers")
     if stored:
         if not _number(entry.get("seconds")):
             raise bad("seconds must be a number")

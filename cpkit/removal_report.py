@@ -434,6 +434,43 @@ class RemovalStudy:
             self.paired_change(sham, self.E, field)
         )
 
+    def headlines(
+        self,
+        deficit: str,
+        curve: str,
+        rsv: tuple[str, str, float],
+    ) -> list:
+        """The chapter's headlines: the paper's protocol's drop at the last
+        k beside the digitized ``curve``'s, what remains after the controls
+        (LR restart minus sham), and an RSV field's shift, given as
+        (field, claim, the paper's shift)."""
+        from cpkit.headlines import paper_drop, per_seed
+
+        E = self.E
+        field, claim, paper_shift = rsv
+        return [
+            per_seed(
+                "protocol_drop",
+                f"accuracy lost after {E} of {E} {deficit} epochs, the "
+                "paper's protocol",
+                self.paired_drop("paper's protocol", E),
+                "points",
+                paper_drop(curve),
+            ),
+            per_seed(
+                "remaining_drop",
+                "the same with the LR restarted, minus the sham's drop",
+                self.paired_drop("LR restart", E, minus="sham + LR restart"),
+                "points",
+            ),
+            per_seed(
+                f"{field}_shift",
+                f"{claim}, k = 0 to the last k",
+                self.paired_change("paper's protocol", E, field),
+                paper=paper_shift,
+            ),
+        ]
+
     def shift(self, protocol: str, field: str) -> tuple[float, float]:
         """Mean and sd over seeds of field(k = E) - field(k = 0)."""
         return mean_sd(self.paired_change(protocol, self.E, field))

@@ -70,7 +70,7 @@ from myst_nb import glue
 from cpkit.config import check_int, resolve_device, seed_everything
 from cpkit.errors import ConfigError
 from cpkit.figures import provenance, show
-from cpkit.headlines import beside_full, paper_drop, per_seed, record
+from cpkit.headlines import beside_full, record
 from cpkit.models import count_parameters
 from cpkit.profiles import get_profile
 from cpkit.reference import FIG9_USABLE_INFORMATION
@@ -473,28 +473,15 @@ print(f"chapter computed in {chapter_seconds:.1f} s ({profile} profile)")
 # this chapter's headline numbers, for the landing page (cpkit.headlines)
 entry = record(
     "stereo_blur",
-    [
-        per_seed(
-            "protocol_drop",
-            f"accuracy lost after {E} of {E} blurred epochs, the paper's "
-            "protocol",
-            study.paired_drop("paper's protocol", E),
-            "points",
-            paper_drop(CURVE),
+    study.headlines(
+        "blurred",
+        CURVE,
+        (
+            "rsv_mean",
+            "mean RSV moved toward the clean view",
+            paper_rsv[1] - paper_rsv[0],
         ),
-        per_seed(
-            "remaining_drop",
-            "the same with the LR restarted, minus the sham's drop",
-            study.paired_drop("LR restart", E, minus="sham + LR restart"),
-            "points",
-        ),
-        per_seed(
-            "rsv_shift",
-            "mean RSV moved toward the clean view, k = 0 to the last k",
-            study.paired_change("paper's protocol", E, "rsv_mean"),
-            paper=paper_rsv[1] - paper_rsv[0],
-        ),
-    ],
+    ),
     profile=profile,
     data=data.describe(),
     seeds=seed_list,

@@ -62,7 +62,7 @@ from myst_nb import glue
 
 from cpkit.config import check_int, resolve_device, seed_everything
 from cpkit.figures import provenance, show
-from cpkit.headlines import beside_full, paper_drop, per_seed, record
+from cpkit.headlines import beside_full, record
 from cpkit.models import count_parameters
 from cpkit.profiles import get_profile
 from cpkit.removal_report import (
@@ -345,28 +345,15 @@ print(f"chapter computed in {chapter_seconds:.1f} s ({profile} profile)")
 # this chapter's headline numbers, for the landing page (cpkit.headlines)
 entry = record(
     "stereo_dissociation",
-    [
-        per_seed(
-            "protocol_drop",
-            f"accuracy lost after {E} of {E} dissociated epochs, the "
-            "paper's protocol",
-            study.paired_drop("paper's protocol", E),
-            "points",
-            paper_drop("fig5_right_dissociation"),
+    study.headlines(
+        "dissociated",
+        "fig5_right_dissociation",
+        (
+            "rsv_abs_mean",
+            "mean |RSV| change (polarisation)",
+            paper_abs[1] - paper_abs[0],
         ),
-        per_seed(
-            "remaining_drop",
-            "the same with the LR restarted, minus the sham's drop",
-            study.paired_drop("LR restart", E, minus="sham + LR restart"),
-            "points",
-        ),
-        per_seed(
-            "abs_rsv_shift",
-            "mean |RSV| change (polarisation), k = 0 to the last k",
-            study.paired_change("paper's protocol", E, "rsv_abs_mean"),
-            paper=paper_abs[1] - paper_abs[0],
-        ),
-    ],
+    ),
     profile=profile,
     data=data.describe(),
     seeds=seed_list,

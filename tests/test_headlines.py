@@ -47,6 +47,27 @@ table = headlines.compare_table(
 )
 Path({out!r}).write_text(table)"""
 
+#: a minimal record, as a chapter would glue it
+RECORD = {
+    "schema": 1,
+    "chapter": "one",
+    "profile": "quick",
+    "data": "toy",
+    "seeds": [0],
+    "device": "cpu",
+    "headlines": [
+        {
+            "key": "drop",
+            "claim": "a drop",
+            "ours": 1.0,
+            "unit": "points",
+            "spread": None,
+            "paper": 2.0,
+            "verdict": "",
+        }
+    ],
+}
+
 
 def test_per_seed_takes_mean_sd_and_a_noise_verdict():
     h = headlines.per_seed("k", "claim", [1.0, 2.0, 3.0], "points", 2.5)
@@ -160,25 +181,7 @@ def test_a_damaged_record_stops_the_batch_in_one_line(tmp_path, capsys):
 
 
 def test_a_full_record_sits_beside_the_quick_one(tmp_path):
-    quick = {
-        "schema": 1,
-        "chapter": "one",
-        "profile": "quick",
-        "data": "toy",
-        "seeds": [0],
-        "device": "cpu",
-        "headlines": [
-            {
-                "key": "drop",
-                "claim": "a drop",
-                "ours": 1.0,
-                "unit": "points",
-                "spread": None,
-                "paper": 2.0,
-                "verdict": "",
-            }
-        ],
-    }
+    quick = dict(RECORD)
     full = dict(quick, profile="full")
     full["headlines"] = [dict(quick["headlines"][0], ours=1.9)]
     host = headlines.provenance(Path.cwd(), "cpu")
@@ -241,25 +244,7 @@ def test_records_that_do_not_fit_are_refused_and_lose_nothing(
 
 def test_stored_records_are_checked_field_by_field(tmp_path):
     host = headlines.provenance(Path.cwd(), "cpu")
-    entry = {
-        "schema": 1,
-        "chapter": "one",
-        "profile": "quick",
-        "data": "toy",
-        "seeds": [0],
-        "device": "cpu",
-        "headlines": [
-            {
-                "key": "k",
-                "claim": "c",
-                "ours": 1.0,
-                "unit": "",
-                "spread": None,
-                "paper": None,
-                "verdict": "",
-            }
-        ],
-    }
+    entry = dict(RECORD)
     path = headlines.write(entry, tmp_path, 3.0, host)
     assert headlines.load(tmp_path)["quick"]["one"]["seconds"] == 3.0
     broken = {
