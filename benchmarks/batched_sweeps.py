@@ -25,6 +25,7 @@ import time
 import numpy as np
 import torch
 
+from cpkit import bench
 from cpkit.config import resolve_device
 from cpkit.profiles import get_profile
 from cpkit.theory.matrix_completion import critical_period_sweep
@@ -64,6 +65,41 @@ def compare(cfg, steps: list[int], device, rounds: int) -> dict:
     }
 
 
+def run(
+    device: torch.device,
+    runs: int = 32,
+    depth: int = 3,
+    post_steps: int = 500,
+    rounds: int = 2,
+) -> dict:
+    """Time both sweeps, print a line each; returns their figures."""
+    profile = get_profile("matrix_completion", "quick")
+    cfg = profile.run_config(depth)
+    cfg = dataclasses.replace(cfg, post_steps=post_steps)
+    print(
+        f"deep matrix completion, n = {cfg.n}, depth {cfg.depth}, "
+        f"{cfg.post_steps} task steps per run, K = {runs} runs, {device} "
+        f"({torch.get_num_threads()} threads)"
+    )
+    sweeps = {
+        "equal deficit lengths (200 steps each)": [200] * runs,
+        "the chapter's kind: lengths 0 ... 1000": [
+            int(s) for s in np.linspace(0, 1000, runs)
+        ],
+    }
+    out = {}
+    for name, steps in sweeps.items():
+        r = compare(cfg, steps, device, rounds)
+        r["ratio"] = r["loop"] / r["batch"]
+        out[name] = r
+        print(
+            f"{name}: loop {r['loop']:.2f} s, batched {r['batch']:.2f} s, "
+            f"ratio {r['ratio']:.1f}x; largest relative "
+            f"difference of the final errors {r['gap']:.1e}"
+        )
+    return {"runs": runs, "depth": depth, "post_steps": post_steps, **out}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=32, help="K")
@@ -71,30 +107,14 @@ def main() -> None:
     parser.add_argument("--post-steps", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--results-dir", help="default results/benchmarks")
+    parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    profile = get_profile("matrix_completion", "quick")
-    cfg = profile.run_config(args.depth)
-    cfg = dataclasses.replace(cfg, post_steps=args.post_steps)
-    k = args.runs
-    print(
-        f"deep matrix completion, n = {cfg.n}, depth {cfg.depth}, "
-        f"{cfg.post_steps} task steps per run, K = {k} runs, {device} "
-        f"({torch.get_num_threads()} threads)"
-    )
-    sweeps = {
-        "equal deficit lengths (200 steps each)": [200] * k,
-        "the chapter's kind: lengths 0 ... 1000": [
-            int(s) for s in np.linspace(0, 1000, k)
-        ],
-    }
-    for name, steps in sweeps.items():
-        r = compare(cfg, steps, device, args.rounds)
-        print(
-            f"{name}: loop {r['loop']:.2f} s, batched {r['batch']:.2f} s, "
-            f"ratio {r['loop'] / r['batch']:.1f}x; largest relative "
-            f"difference of the final errors {r['gap']:.1e}"
-        )
+    out = run(device, args.runs, args.depth, args.post_steps, args.rounds)
+    if not args.no_save:
+        path = bench.save("batched_sweeps", out, device, args.results_dir)
+        print(f"stored in {path}")
 
 
 if __name__ == "__main__":

@@ -223,9 +223,12 @@ class StereoProfile:
     constant_lr: float = 0.01  # the constant-LR control (paper: 5e-4)
     seeds: int = 3  # seeds seed, seed + 1, ...
     n_conditioning: int = 50  # RSV conditioning images (paper: 100)
+    precision: str = "auto"  # bf16 autocast: "auto" (CUDA), "bf16", "fp32"
+    compile: bool = False  # torch.compile the training forward pass
 
     def __post_init__(self) -> None:
         from cpkit.models import ARCHS
+        from cpkit.training import PRECISIONS
         from cpkit.twoview import SOURCES
 
         check_choice("source", self.source, SOURCES)
@@ -243,8 +246,12 @@ class StereoProfile:
             )
         if self.image_size is not None:
             check_int("image_size", self.image_size, minimum=4)
-        if not isinstance(self.augment, bool):
-            raise ConfigError(f"augment = {self.augment!r} must be True/False")
+        for name in ("augment", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"{name} = {getattr(self, name)!r} must be True/False"
+                )
+        check_choice("precision", self.precision, PRECISIONS)
         check_float("width", self.width, minimum=0.0, strict=True)
         for name in ("view_size", "n_train", "n_test"):
             if getattr(self, name) is not None:
@@ -297,6 +304,8 @@ class StereoProfile:
             bn_dry_run=self.bn_dry_run,
             augment=self.augment,
             dissociation_loss=self.dissociation_loss,
+            precision=self.precision,
+            compile=self.compile,
         )
         constant = dataclasses.replace(
             config, lr0=self.constant_lr, lr_mode="constant"

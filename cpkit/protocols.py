@@ -473,22 +473,25 @@ class Runner:
     def measure(self, model: torch.nn.Module) -> dict:
         """Probe, single-view and RSV measurements of a trained network."""
         m = self.measure_config
+        precision = self.config.precision
         out: dict[str, object] = {}
         if m.single_view:
             for view in ("a", "b"):
-                acc, loss = evaluate(model, self.data, view=view)
+                acc, loss = evaluate(
+                    model, self.data, view=view, precision=precision
+                )
                 out[f"acc_{view}"] = acc
                 out[f"info_{view}"] = usable_information(
                     loss, self.data.classes
                 )
-            acc, loss = evaluate(model, self.data)
+            acc, loss = evaluate(model, self.data, precision=precision)
             out["info_both"] = usable_information(loss, self.data.classes)
         if m.probe:
             out["probe"] = linear_probe(model, self.data)
         # the paper re-estimates BN on clean data before measuring RSV;
         # do it on a copy so the stored network is the trained one
         measured = clone_model(model)
-        reestimate_bn(measured, self.data)
+        reestimate_bn(measured, self.data, precision=precision)
         rsv = network_rsv(
             measured, self.data, m.n_conditioning, n_images=m.rsv_images
         )

@@ -7,7 +7,12 @@ a branch resumed late trains at the small LR the schedule has reached
 A deficit window says in which epochs view b is blurred or dissociated;
 evaluation is on clean test data unless asked. Checkpoints are taken at
 the *start* of chosen epochs, so checkpoint k holds exactly k epochs of
-training. On CUDA the loop uses bf16 autocast and channels-last.
+training. On CUDA the loop uses bf16 autocast and channels-last;
+``precision="bf16"`` also autocasts on a CPU (fast where it has AMX);
+``compile=True`` runs the training forward pass through ``torch.compile``
+(compiled once per architecture and input shape in a process; the
+dissociation deficit's single-view heads, evaluation and BN passes stay
+eager).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from cpkit.twoview import TwoViewData, check_rand_zero, make_views
 LR_MODES = ("decay", "constant")
 DISSOCIATION_LOSSES = ("code", "paper")
 EVAL_VIEWS = ("both", "a", "b")
+#: "auto": bf16 autocast on CUDA, float32 elsewhere
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class TrainConfig:
     dissociation_loss: str = "code"  # "code": random head per batch
     bn_dry_run: bool = False  # re-estimate BN statistics every epoch
     eval_batch: int = 500
+    precision: str = "auto"  # "auto" (bf16 on CUDA only), "fp32", "bf16"
+    compile: bool = False  # torch.compile the training forward pass
 
     def __post_init__(self) -> None:
         check_float("lr0", self.lr0, minimum=0.0, strict=True)
@@ -58,7 +67,7 @@ class TrainConfig:
             raise ConfigError(
                 f"momentum = {self.momentum:g} must be in [0, 1)"
             )
-        for name in ("augment", "bn_dry_run"):
+        for name in ("augment", "bn_dry_run", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(
                     f"{name} = {getattr(self, name)!r} must be True or False"
@@ -70,6 +79,7 @@ class TrainConfig:
             "dissociation_loss", self.dissociation_loss, DISSOCIATION_LOSSES
         )
         check_int("eval_batch", self.eval_batch, minimum=1)
+        check_choice("precision", self.precision, PRECISIONS)
 
     def lr(self, epoch: int, restart_at: int | None = None) -> float:
         """LR of ``epoch``: lr0 * decay**(epoch - restart_at or 0)."""
@@ -104,10 +114,11 @@ class TrainLog:
         return {k: list(v) for k, v in self.__dict__.items()}
 
 
-def _autocast(device: torch.device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+def _autocast(device: torch.device, precision: str = "auto"):
+    """bf16 autocast on CUDA ("auto" or "bf16"), or anywhere ("bf16")."""
+    check_choice("precision", precision, PRECISIONS)
+    on = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
 
 
 def _prepare(x: torch.Tensor) -> torch.Tensor:
@@ -124,6 +135,7 @@ def evaluate(
     deficit: str = "none",
     batch_size: int = 500,
     head: str = "both",
+    precision: str = "auto",
 ) -> tuple[float, float]:
     """Test accuracy (percent) and mean cross-entropy (nats).
 
@@ -143,7 +155,7 @@ def evaluate(
             x_b = torch.zeros_like(x_b)
         elif view == "b":
             x_a = torch.zeros_like(x_a)
-        with _autocast(device):
+        with _autocast(device, precision):
             logits = model(_prepare(x_a), _prepare(x_b), head=head).float()
         loss += F.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
@@ -153,7 +165,10 @@ def evaluate(
 
 @torch.no_grad()
 def reestimate_bn(
-    model: nn.Module, data: TwoViewData, batch_size: int = 500
+    model: nn.Module,
+    data: TwoViewData,
+    batch_size: int = 500,
+    precision: str = "auto",
 ) -> None:
     """Recompute BN running statistics on clean, unaugmented train views.
 
@@ -172,7 +187,7 @@ def reestimate_bn(
     device = data.x_train.device
     for x, y in data.batches(batch_size, gen, train=True, augmented=False):
         x_a, x_b, _, _ = make_views(x, y, data.view_size, "none", gen)
-        with _autocast(device):
+        with _autocast(device, precision):
             model.units(_prepare(x_a), _prepare(x_b))
     for m, momentum in zip(bns, saved, strict=True):
         m.momentum = momentum
@@ -181,6 +196,7 @@ def reestimate_bn(
 
 def _step_loss(
     model: TwoViewNet,
+    fused: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     x_a: torch.Tensor,
     x_b: torch.Tensor,
     y: torch.Tensor,
@@ -190,7 +206,7 @@ def _step_loss(
 ) -> torch.Tensor:
     """Cross-entropy of one batch; dissociated batches train view heads."""
     if from_b is None:
-        return F.cross_entropy(model(x_a, x_b).float(), y)
+        return F.cross_entropy(fused(x_a, x_b).float(), y)
     feats = model.features(x_a, x_b)
     if config.dissociation_loss == "code":
         # the released code: one single-view head per batch, at random,
@@ -267,6 +283,11 @@ def train(
         momentum=config.momentum,
         weight_decay=config.weight_decay,
     )
+    fused = model
+    if config.compile:
+        # graphs are cached by code and guards, so later runs of the same
+        # architecture (new weights, same shapes) reuse the compilation
+        fused = torch.compile(model)
     log = log or TrainLog()
     saved: dict[int, dict[str, torch.Tensor]] = {}
     # the deficit's own draws (dissociation pairs, the code's random head)
@@ -326,9 +347,10 @@ def train(
             x_a, x_b, y, from_b = make_views(
                 x, y, data.view_size, kind, generator, config.rand_zero, mixing
             )
-            with _autocast(device):
+            with _autocast(device, config.precision):
                 loss = _step_loss(
                     model,
+                    fused,
                     _prepare(x_a),
                     _prepare(x_b),
                     y,
@@ -355,8 +377,13 @@ def train(
 
         # clean test accuracy, logged per epoch (the last 5 make the metric)
         if config.bn_dry_run:
-            reestimate_bn(model, data, config.eval_batch)
-        acc, test_loss = evaluate(model, data, batch_size=config.eval_batch)
+            reestimate_bn(model, data, config.eval_batch, config.precision)
+        acc, test_loss = evaluate(
+            model,
+            data,
+            batch_size=config.eval_batch,
+            precision=config.precision,
+        )
         log.epochs.append(epoch)
         log.lr.append(lr)
         log.train_loss.append(train_loss)

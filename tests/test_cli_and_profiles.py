@@ -382,6 +382,8 @@ def test_text_explorer_recomputes_and_reports_errors():
         ({"clean_epochs": 3}, "clean_epochs = 3 must be >= 5"),
         ({"width": 0.0}, "width = 0 must be > 0"),
         ({"seeds": 0}, "seeds = 0 must be >= 1"),
+        ({"precision": "fp16"}, "precision = 'fp16' is not one of"),
+        ({"compile": 1}, "compile = 1 must be True/False"),
     ],
 )
 def test_stereo_profile_rejects_bad_values(overrides, message):

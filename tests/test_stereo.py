@@ -410,3 +410,28 @@ def test_paper_rsv_means_per_crop_width():
         assert paper_mean_rsv(figure, "Blur180epoch") == pytest.approx(
             -end, abs=0.02
         )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"precision": "bf16"}, {"compile": True}],
+    ids=["bf16", "compiled"],
+)
+def test_fast_paths_train_like_the_plain_loop(digits, options):
+    """bf16 autocast and torch.compile (on this CPU) change the numbers
+    only by rounding: the same batches give nearly the same losses."""
+    logs = []
+    for config in (QUICK, TrainConfig(**{**QUICK.__dict__, **options})):
+        torch.manual_seed(0)
+        model = SplitResNet18(1, 10, width=1 / 16)
+        generator = torch.Generator().manual_seed(0)
+        log, _ = train(model, digits, config, range(0, 6), generator)
+        logs.append(log)
+    plain, fast = logs
+    assert fast.train_loss == pytest.approx(plain.train_loss, rel=0.05)
+    assert plain.test_acc[-1] > 70.0  # learned: chance is 10 %
+    assert fast.test_acc[-1] == pytest.approx(plain.test_acc[-1], abs=5.0)
+    with pytest.raises(ConfigError, match="precision"):
+        TrainConfig(precision="fp16")
+    with pytest.raises(ConfigError, match="compile"):
+        TrainConfig(compile="yes")

@@ -1,0 +1,224 @@
+"""Side-by-side timing for the benchmarks, and their stored results.
+
+Every benchmark in ``benchmarks/`` times two ways of doing the same work
+in one process, in alternating rounds, and keeps the fastest round of
+each (the least disturbed by a noisy machine). :func:`save` writes what
+it measured, with the machine and versions, to
+``results/benchmarks/<kind>/<name>.json`` (``kind``: ``cpu`` or ``gpu``),
+which the book's performance page reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from cpkit.config import check_int
+from cpkit.errors import ConfigError
+
+#: the stored results, beside the repository's headline records
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "results" / "benchmarks"
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a clock reading means something."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def alternate(
+    contenders: dict[str, Callable[[], object]],
+    rounds: int,
+    device: torch.device,
+) -> dict[str, float]:
+    """Fastest-round seconds of each contender, run in turn ``rounds`` times.
+
+    Call order alternates within every round, so a slow spell of the
+    machine hits both. Each call's result is discarded.
+    """
+    rounds = check_int("rounds", rounds, minimum=1)
+    seconds: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            synchronize(device)
+            start = time.perf_counter()
+            contenders[name]()
+            synchronize(device)
+            seconds[name].append(time.perf_counter() - start)
+    return {name: min(times) for name, times in seconds.items()}
+
+
+def kind(device: torch.device) -> str:
+    """``gpu`` on CUDA, else ``cpu``: the results folder of a device."""
+    return "gpu" if device.type == "cuda" else "cpu"
+
+
+def save(
+    name: str,
+    results: dict,
+    device: torch.device,
+    folder: Path | str | None = None,
+) -> Path:
+    """Write ``results`` with the machine's description; returns the path.
+
+    The file is written to a temporary name and renamed, so a reader
+    never sees half of it; an unwritable folder is a one-line error.
+    """
+    from cpkit.headlines import provenance
+
+    root = Path(folder) if folder is not None else DEFAULT_DIR
+    out = root / kind(device) / f"{name}.json"
+    record = {
+        "benchmark": name,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "host": provenance(
+            Path(__file__).resolve().parent.parent, str(device)
+        ),
+        "results": results,
+    }
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w") as handle:
+            handle.write(json.dumps(record, indent=1) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(out)
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write {out}: {err.strerror or err}"
+        ) from None
+    return out
+
+
+def load_all(folder: Path | str | None = None) -> list[dict]:
+    """Every stored benchmark record under ``folder`` (cpu, then gpu).
+
+    A file that is not a benchmark record is a one-line error naming it.
+    """
+    root = Path(folder) if folder is not None else DEFAULT_DIR
+    records = []
+    for path in sorted(root.glob("*/*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"cannot read {path}: {err}") from None
+        if not isinstance(record, dict) or not {
+            "benchmark",
+            "device",
+            "host",
+            "results",
+        } <= set(record):
+            raise ConfigError(f"{path} is not a cpkit benchmark record")
+        records.append(record)
+    return records
+
+
+def step_rate(
+    model: torch.nn.Module,
+    shape: tuple[int, int, int],
+    device: torch.device,
+    batch: int,
+    steps: int,
+    bf16: bool = False,
+    channels_last: bool = False,
+    compiled: bool = False,
+    train: bool = True,
+) -> float:
+    """Images/s of SGD steps (or forward passes) of a two-view model.
+
+    Random inputs of ``shape`` on ``device``, both views the same tensor;
+    two untimed warm-up steps (with ``compiled``, they include the
+    compilation).
+    """
+    import torch.nn.functional as F
+
+    steps = check_int("steps", steps, minimum=1)
+    x = torch.randn(batch, *shape, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    forward = torch.compile(model) if compiled else model
+    autocast = torch.autocast(device.type, torch.bfloat16, enabled=bf16)
+
+    def step() -> None:
+        if not train:
+            with torch.no_grad(), autocast:
+                forward(x, x)
+            return
+        with autocast:
+            loss = F.cross_entropy(forward(x, x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    model.train(train)
+    for _ in range(2):
+        step()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    synchronize(device)
+    return batch * steps / (time.perf_counter() - start)
+
+
+def forward_flops(model: torch.nn.Module, shape: tuple[int, int, int]) -> int:
+    """Floating-point operations of one image's forward pass (2 per MAC).
+
+    Counts convolutions and linear layers, the work that matters; a
+    training step costs about three times this (forward and backward).
+    """
+    total = 0
+
+    def count(module, inputs, output) -> None:
+        nonlocal total
+        if isinstance(module, torch.nn.Conv2d):
+            per_out = module.in_channels // module.groups
+            per_out *= module.kernel_size[0] * module.kernel_size[1]
+            total += 2 * per_out * output[0].numel()
+        elif isinstance(module, torch.nn.Linear):
+            total += 2 * module.in_features * module.out_features
+
+    hooks = [
+        m.register_forward_hook(count)
+        for m in model.modules()
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
+    ]
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            x = torch.zeros(1, *shape, device=device)
+            model(x, x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return total
+
+
+def matmul_peak(
+    device: torch.device, n: int = 8192, repeats: int = 20
+) -> float:
+    """Measured bf16 matmul FLOP/s of ``device``: (n x n) @ (n x n)."""
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    synchronize(device)
+    return 2 * n**3 * repeats / (time.perf_counter() - start)

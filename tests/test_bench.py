@@ -1,0 +1,192 @@
+"""Benchmark machinery: side-by-side timing, FLOPs, stored records, the
+paper-style baseline pipeline and the GPU check script (run tiny)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cpkit import ConfigError, bench
+from cpkit.baseline import PaperStyleViews, loader, paper_style_epoch
+from cpkit.models import SplitResNet18
+from cpkit.twoview import CIFAR10_MEAN, CIFAR10_STD
+
+ROOT = Path(__file__).resolve().parent.parent
+CPU = torch.device("cpu")
+
+
+def test_alternate_calls_each_contender_every_round_in_turn():
+    calls = []
+    seconds = bench.alternate(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+        3,
+        CPU,
+    )
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert set(seconds) == {"a", "b"} and all(s >= 0 for s in seconds.values())
+    with pytest.raises(ConfigError, match="rounds"):
+        bench.alternate({"a": lambda: None}, 0, CPU)
+
+
+class _Tiny(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 2, 3, padding=1, bias=False)
+        self.head = torch.nn.Linear(2 * 4 * 4, 3)
+
+    def forward(self, x_a, x_b):
+        return self.head(self.conv(x_a + x_b).flatten(1))
+
+
+def test_forward_flops_counts_convolutions_and_linear_layers():
+    # conv: 2 outputs x 16 positions, each 1 x 3 x 3 MACs; linear 32 x 3
+    expected = 2 * (2 * 16 * 9) + 2 * (32 * 3)
+    assert bench.forward_flops(_Tiny(), (1, 4, 4)) == expected
+    # the paper's network at 32 px, by hand: each stem about 0.57 GFLOP
+    # (layer1 at 32 px, layer2 at 16 px), layer3 and layer4 about 0.27
+    # each: 1.68 GFLOP in all
+    flops = bench.forward_flops(SplitResNet18(3, 10, 1.0), (3, 32, 32))
+    assert 1.6e9 < flops < 1.75e9
+
+
+def test_step_rate_measures_training_and_inference():
+    model = SplitResNet18(1, 10, width=1 / 16)
+    before = [p.detach().clone() for p in model.parameters()]
+    rate = bench.step_rate(model, (1, 8, 8), CPU, batch=16, steps=1)
+    assert rate > 0
+    after = list(model.parameters())
+    moved = any(
+        not torch.equal(a, p) for a, p in zip(before, after, strict=True)
+    )
+    assert moved, "training steps left every weight unchanged"
+    assert bench.step_rate(model, (1, 8, 8), CPU, 16, 1, train=False) > 0
+
+
+def test_save_and_load_all_round_trip(tmp_path):
+    path = bench.save("demo", {"ratio": 2.5}, CPU, tmp_path)
+    assert path == tmp_path / "cpu" / "demo.json"
+    (record,) = bench.load_all(tmp_path)
+    assert record["results"] == {"ratio": 2.5}
+    assert record["host"]["cores"] >= 1 and record["device"] == "cpu"
+    (tmp_path / "cpu" / "broken.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="broken.json"):
+        bench.load_all(tmp_path)
+    (tmp_path / "cpu" / "broken.json").write_text('{"a": 1}')
+    with pytest.raises(ConfigError, match="not a cpkit benchmark record"):
+        bench.load_all(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot write"):
+        bench.save("demo", {}, CPU, blocker)
+
+
+def _images(n: int, size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n, size, size, 3)).astype(np.uint8)
+    return images, rng.integers(0, 10, n)
+
+
+def test_paper_style_views_zero_the_other_side_and_blur_view_b():
+    images, labels = _images(4)
+    plain = PaperStyleViews(
+        images, labels, CIFAR10_MEAN, CIFAR10_STD, train=False, blur=False
+    )
+    blurred = PaperStyleViews(
+        images, labels, CIFAR10_MEAN, CIFAR10_STD, train=False, blur=True
+    )
+    x_a, x_b, y = plain[0]
+    assert x_a.shape == (3, 16, 16) and y == labels[0]
+    assert torch.all(x_a[..., 8:] == 0) and torch.all(x_b[..., :8] == 0)
+    assert torch.any(x_a[..., :8] != 0) and torch.any(x_b[..., 8:] != 0)
+    _, soft_b, _ = blurred[0]
+
+    # blur removes the fine detail: neighbouring columns differ less
+    def roughness(x):
+        return (x[..., 9:] - x[..., 8:-1]).abs().mean()
+
+    assert roughness(soft_b) < 0.5 * roughness(x_b)
+    # normalised with the given statistics: mean colour 0 on average
+    expected = (images[0, :, :8] / 255.0 - CIFAR10_MEAN[0]) / CIFAR10_STD[0]
+    assert torch.allclose(
+        x_a[0, :, :8], torch.as_tensor(expected[..., 0], dtype=torch.float32)
+    )
+
+
+def test_paper_style_epoch_trains_and_tests():
+    images, labels = _images(64)
+    train_set = PaperStyleViews(
+        images, labels, CIFAR10_MEAN, CIFAR10_STD, train=True, blur=True
+    )
+    test_set = PaperStyleViews(
+        images[:20], labels[:20], CIFAR10_MEAN, CIFAR10_STD, False, False
+    )
+    torch.manual_seed(0)
+    model = SplitResNet18(3, 10, width=1 / 16)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    bn = model.pathway_a[1]
+    before = bn.running_mean.clone()
+    loss, acc = paper_style_epoch(
+        model, opt, loader(train_set, 16, 0), loader(test_set, 10, 0), CPU
+    )
+    assert np.isfinite(loss) and 0 <= acc <= 100
+    assert not torch.equal(before, bn.running_mean)
+    with pytest.raises(ConfigError, match="workers"):
+        loader(train_set, 16, -1)
+
+
+def test_gpu_check_refuses_a_cpu_without_smoke_in_one_line(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "benchmarks/gpu_check.py", "--device", "cpu"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode != 0
+    assert out.stderr.strip().splitlines() == [
+        "gpu_check: needs a CUDA GPU (got cpu); --smoke runs it tiny on "
+        "this device to check the script"
+    ]
+
+
+def test_gpu_check_smoke_runs_every_section_and_stores_it(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/gpu_check.py",
+            "--device",
+            "cpu",
+            "--smoke",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    record = json.loads((tmp_path / "cpu" / "gpu_check.json").read_text())
+    results = record["results"]
+    assert results["smoke"] is True
+    for section in ("throughput", "peak", "epochs", "reference", "sweeps"):
+        assert section in results, section
+    assert all(v > 0 for v in results["throughput"].values())
+    assert 0 < results["peak"]["fraction_of_peak"]
+    epochs = results["epochs"]
+    # the full blur protocol: 180 main epochs + 10 branches x 179
+    assert epochs["protocol_epochs_per_seed"] == 180 + 10 * 179
+    assert [len(t) for t in epochs["seconds"].values()] == [2]
+    ratios = results["reference"]["ratio_to_reference"]
+    assert set(ratios) == {
+        "reference (paper's kind)",
+        "ours, fp32",
+        "ours, bf16",
+    }
+    assert ratios["reference (paper's kind)"] == 1.0
+    sweep = results["sweeps"]["equal deficit lengths (200 steps each)"]
+    assert sweep["gap"] < 1e-5 and sweep["ratio"] > 0
