@@ -1,17 +1,23 @@
 """Batched sweeps of deep linear networks against a loop of single runs.
 
-The matrix-completion chapter trains one run per deficit length as one
-batched model (factors of shape (runs, n, n), one gradient step for all).
+Two chapters train a sweep of small linear networks as one batched model.
 This script times, side by side in one process, the same K runs
 
-- as one batched call of ``critical_period_sweep``, and
+- as one batched call, and
 - as a Python loop of K calls with one run each,
 
-checks that both give the same errors, and prints the ratio. Two sweeps:
-K equal deficit lengths (the batching alone) and K different ones, as the
-chapter uses them (the batch also stops at the longest run, where the
-loop pays for every run's own length). Rounds alternate loop and batch;
-the fastest round of each counts.
+checks that both give the same results, and prints the ratio:
+
+- matrix completion (``critical_period_sweep``): one run per deficit
+  length, factors of shape (runs, n, n); the deficit phase is shared (one
+  run up to the longest deficit, with checkpoints), the task phase
+  batched. Two sweeps: K equal lengths, and K lengths spread as the
+  chapter uses them (the loop pays every run's own deficit);
+- pathway competition (``simulate_ode``): one deficit window per onset,
+  the mode dynamics of a depth-4 two-pathway network integrated for all
+  onsets at once, as the chapter's sliding-window figure does.
+
+Rounds alternate loop and batch; the fastest round of each counts.
 
     .venv/bin/python benchmarks/batched_sweeps.py [--runs 32] [--device cpu]
 """
@@ -28,6 +34,7 @@ import torch
 from cpkit import bench
 from cpkit.config import resolve_device
 from cpkit.profiles import get_profile
+from cpkit.theory import pathways as pw
 from cpkit.theory.matrix_completion import critical_period_sweep
 
 
@@ -37,8 +44,26 @@ def timed(fn) -> tuple[float, np.ndarray]:
     return time.perf_counter() - start, out
 
 
-def compare(cfg, steps: list[int], device, rounds: int) -> dict:
-    """Best-of-rounds seconds of the batch and the loop, and their gap."""
+def compare(batch, loop, rounds: int) -> dict:
+    """Best-of-rounds seconds of ``batch()`` and ``loop()``, and the
+    largest relative difference of what they return."""
+    batch_times, loop_times = [], []
+    for _ in range(rounds):
+        seconds, looped = timed(loop)
+        loop_times.append(seconds)
+        seconds, batched = timed(batch)
+        batch_times.append(seconds)
+    gap = float(np.abs(batched - looped).max() / np.abs(looped).max())
+    return {
+        "batch": min(batch_times),
+        "loop": min(loop_times),
+        "gap": gap,
+        "ratio": min(loop_times) / min(batch_times),
+    }
+
+
+def completion(cfg, steps: list[int], device, rounds: int) -> dict:
+    """Matrix completion: one run per deficit length."""
 
     def batch() -> np.ndarray:
         return critical_period_sweep(cfg, steps, device=device)["test_error"]
@@ -51,18 +76,36 @@ def compare(cfg, steps: list[int], device, rounds: int) -> dict:
             ]
         )
 
-    batch_times, loop_times = [], []
-    for _ in range(rounds):
-        seconds, looped = timed(loop)
-        loop_times.append(seconds)
-        seconds, batched = timed(batch)
-        batch_times.append(seconds)
-    gap = float(np.abs(batched - looped).max() / np.abs(looped).max())
-    return {
-        "batch": min(batch_times),
-        "loop": min(loop_times),
-        "gap": gap,
-    }
+    return compare(batch, loop, rounds)
+
+
+def onsets(runs: int, rounds: int) -> dict:
+    """Pathway competition: one deficit window per onset (mode ODE)."""
+    profile = get_profile("pathways", "quick")
+    profile = dataclasses.replace(profile, n_onsets=runs)
+    task = pw.shared_input_task((profile.sigma,))
+    run = pw.PathwayRun(
+        depth=profile.depth,
+        init_scale=profile.init_scale,
+        total_time=profile.total_time,
+        dt=profile.dt,
+    )
+    starts = np.array(profile.onsets)
+    windows = np.stack([starts, np.full_like(starts, profile.deficit_length)])
+    windows = windows.T
+
+    def batch() -> np.ndarray:
+        return pw.simulate_ode(task, run, windows=windows)[1][-1]
+
+    def loop() -> np.ndarray:
+        return np.concatenate(
+            [
+                pw.simulate_ode(task, run, windows=windows[k : k + 1])[1][-1]
+                for k in range(runs)
+            ]
+        )
+
+    return compare(batch, loop, rounds)
 
 
 def run(
@@ -89,14 +132,22 @@ def run(
     }
     out = {}
     for name, steps in sweeps.items():
-        r = compare(cfg, steps, device, rounds)
-        r["ratio"] = r["loop"] / r["batch"]
+        r = completion(cfg, steps, device, rounds)
         out[name] = r
         print(
             f"{name}: loop {r['loop']:.2f} s, batched {r['batch']:.2f} s, "
             f"ratio {r['ratio']:.1f}x; largest relative "
             f"difference of the final errors {r['gap']:.1e}"
         )
+    name = "pathway competition: window onsets (mode ODE, depth 4)"
+    r = onsets(runs, rounds)
+    out[name] = r
+    print(
+        f"{name}, K = {runs} onsets, NumPy on the CPU: loop "
+        f"{r['loop']:.2f} s, batched {r['batch']:.2f} s, ratio "
+        f"{r['ratio']:.1f}x; largest relative difference of the final "
+        f"pathway values {r['gap']:.1e}"
+    )
     return {"runs": runs, "depth": depth, "post_steps": post_steps, **out}
 
 

@@ -224,7 +224,7 @@ class StereoProfile:
     seeds: int = 3  # seeds seed, seed + 1, ...
     n_conditioning: int = 50  # RSV conditioning images (paper: 100)
     precision: str = "auto"  # bf16 autocast: "auto" (CUDA), "bf16", "fp32"
-    compile: bool = False  # torch.compile the training forward pass
+    torch_compile: bool = False  # torch.compile the training forward pass
 
     def __post_init__(self) -> None:
         from cpkit.models import ARCHS
@@ -246,7 +246,7 @@ class StereoProfile:
             )
         if self.image_size is not None:
             check_int("image_size", self.image_size, minimum=4)
-        for name in ("augment", "compile"):
+        for name in ("augment", "torch_compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(
                     f"{name} = {getattr(self, name)!r} must be True/False"
@@ -305,7 +305,7 @@ class StereoProfile:
             augment=self.augment,
             dissociation_loss=self.dissociation_loss,
             precision=self.precision,
-            compile=self.compile,
+            compile=self.torch_compile,
         )
         constant = dataclasses.replace(
             config, lr0=self.constant_lr, lr_mode="constant"

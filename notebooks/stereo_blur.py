@@ -57,6 +57,8 @@ view_size = None  # columns per view (None: half, as the paper's 16 of 32)
 lr0 = None  # initial learning rate (None: the profile's)
 rand_zero = 0.1  # view-zeroing probability of the Fig. 9 runs (paper: 0.1)
 headlines_dir = "../results/headlines"  # stored records (closing table)
+precision = None  # "bf16": autocast on a CPU too (None: bf16 on CUDA)
+torch_compile = None  # True: torch.compile the training step
 
 # %%
 import dataclasses
@@ -88,6 +90,8 @@ cfg = get_profile(
     "stereo_blur",
     profile,
     seeds=seeds,
+    precision=precision,
+    torch_compile=torch_compile,
     source=source,
     cifar_path=cifar_path,
     view_size=view_size,

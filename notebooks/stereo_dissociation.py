@@ -51,6 +51,8 @@ dissociation_loss = None  # "code" or "paper" (None: the profile's)
 augment = None  # False with weight_decay 0.0: the paper's Fig. 13
 weight_decay = None  # None: the profile's (5e-4)
 headlines_dir = "../results/headlines"  # stored records (closing table)
+precision = None  # "bf16": autocast on a CPU too (None: bf16 on CUDA)
+torch_compile = None  # True: torch.compile the training step
 
 # %%
 import time
@@ -79,6 +81,8 @@ cfg = get_profile(
     "stereo_dissociation",
     profile,
     seeds=seeds,
+    precision=precision,
+    torch_compile=torch_compile,
     source=source,
     cifar_path=cifar_path,
     view_size=view_size,

@@ -53,6 +53,8 @@ window_length = None  # deficit epochs per window (None: the profile's)
 window_recovery = None  # clean epochs after each window (None: profile)
 depth_lr = None  # constant LR of the depth experiment (None: profile)
 headlines_dir = "../results/headlines"  # stored records (closing table)
+precision = None  # "bf16": autocast on a CPU too (None: bf16 on CUDA)
+torch_compile = None  # True: torch.compile the training step
 
 # %%
 import time
@@ -75,6 +77,8 @@ cfg = get_profile(
     "stereo_timing_depth",
     profile,
     seeds=seeds,
+    precision=precision,
+    torch_compile=torch_compile,
     source=source,
     cifar_path=cifar_path,
     window_deficit=window_deficit,

@@ -99,6 +99,7 @@ def test_toc_lists_existing_notebooks():
         "video",
         "masked",
         "intro",  # the summary pages run last
+        "performance",
         "reproducibility",
     ]
 
@@ -295,12 +296,14 @@ def test_chapters_execute_in_quick_profile(tmp_path):
     assert code == 0
     # the summary pages read the records the theory chapters left
     code = run_batch(
-        tmp_path, "--device", "cpu", "--only", "intro", "reproducibility"
+        tmp_path,
+        *("--device", "cpu", "--only", "intro", "performance"),
+        "reproducibility",
     )
     assert code == 0
     times = tmp_path / "times.json"
     recorded = json.loads(times.read_text())
-    assert len(recorded) == 11
+    assert len(recorded) == 12
     # only the runs without -p changes were recorded, each with its host
     records = headlines.load(tmp_path / "headlines")
     assert sorted(records) == ["quick"]
@@ -319,7 +322,7 @@ def test_chapters_execute_in_quick_profile(tmp_path):
     assert headlines.number(delay["ours"], None, delay["unit"]) in shown
     assert "| Blurring one view" in shown and "not run" in shown
     for path in tmp_path.glob("*.ipynb"):
-        if path.stem in ("intro", "reproducibility"):
+        if path.stem in ("intro", "performance", "reproducibility"):
             continue
         # every chapter records headlines, -p or not
         assert headlines.extract(path) is not None, path.stem
@@ -383,7 +386,7 @@ def test_text_explorer_recomputes_and_reports_errors():
         ({"width": 0.0}, "width = 0 must be > 0"),
         ({"seeds": 0}, "seeds = 0 must be >= 1"),
         ({"precision": "fp16"}, "precision = 'fp16' is not one of"),
-        ({"compile": 1}, "compile = 1 must be True/False"),
+        ({"torch_compile": 1}, "torch_compile = 1 must be True/False"),
     ],
 )
 def test_stereo_profile_rejects_bad_values(overrides, message):

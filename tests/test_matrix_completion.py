@@ -79,3 +79,62 @@ def test_empty_sweep_is_refused():
     cfg = CompletionConfig(n=4, rank_deficit=1, rank_task=1, n_observed=4)
     with pytest.raises(ConfigError, match="deficit_steps is empty"):
         critical_period_sweep(cfg, [])
+
+
+def _one_run(cfg, deficit, seed=0):
+    """Plain gradient descent of one run, written out independently."""
+    import torch
+
+    gen = np.random.default_rng(seed)
+    task1 = torch.tensor(low_rank_matrix(cfg.n, cfg.rank_deficit, gen))
+    task2 = torch.tensor(low_rank_matrix(cfg.n, cfg.rank_task, gen))
+    flat = gen.choice(cfg.n * cfg.n, size=cfg.n_observed, replace=False)
+    obs = torch.zeros(cfg.n * cfg.n, dtype=torch.float64)
+    obs[flat] = 1.0
+    obs = obs.reshape(cfg.n, cfg.n)
+    scale = cfg.init_scale ** (1.0 / cfg.depth)
+    factors = []
+    for _ in range(cfg.depth):
+        q, _ = np.linalg.qr(gen.standard_normal((cfg.n, cfg.n)))
+        factors.append(torch.tensor(scale * q, requires_grad=True))
+    errors = []
+    for it in range(deficit + cfg.post_steps + 1):
+        w = factors[0]
+        for f in factors[1:]:
+            w = f @ w
+        errors.append(float(((w.detach() - task2) ** 2).mean()))
+        if it == deficit + cfg.post_steps:
+            break
+        target = task1 if it < deficit else task2
+        loss = 0.5 * (((w - target) * obs) ** 2).sum() / cfg.n_observed
+        grads = torch.autograd.grad(loss, factors)
+        for f, g in zip(factors, grads, strict=True):
+            with torch.no_grad():
+                f -= cfg.lr * g
+    return np.array(errors)
+
+
+def test_shared_deficit_phase_matches_independent_runs():
+    # the sweep shares the deficit phase and batches the task phase; each
+    # run must still be exactly plain gradient descent on its schedule
+    cfg = CompletionConfig(
+        n=10,
+        rank_deficit=3,
+        rank_task=1,
+        n_observed=50,
+        depth=3,
+        init_scale=0.1,
+        lr=0.5,
+        post_steps=40,
+    )
+    lengths = [25, 0, 7]
+    out = critical_period_sweep(cfg, lengths, record_every=5)
+    assert list(out["steps"]) == list(range(0, 25 + 40 + 1, 5))
+    for k, length in enumerate(lengths):
+        alone = _one_run(cfg, length)
+        assert out["test_error"][k] == pytest.approx(alone[-1], rel=1e-9)
+        # the curve: the run's own errors, then frozen at its last one
+        expected = [alone[min(it, len(alone) - 1)] for it in out["steps"]]
+        assert out["curve"][:, k] == pytest.approx(expected, rel=1e-9)
+    # the deficit changed the outcome: not a vacuous comparison
+    assert out["test_error"][0] != pytest.approx(out["test_error"][1])

@@ -67,20 +67,26 @@ def critical_period_sweep(
     device: torch.device | str = "cpu",
     record_every: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Train one run per deficit length, batched; return their errors.
+    """Train one run per deficit length; return their errors.
 
     Run k fits task 1 for ``deficit_steps[k]`` iterations, then task 2
-    for ``cfg.post_steps``; it is frozen once done. Returns
-    ``test_error`` (runs,): mean squared error of task 2 over all
-    entries at the end; ``train_error`` likewise on the observed ones;
-    and, with ``record_every`` > 0, ``curve`` (points, runs) of the task-2
-    test error over iterations with ``steps`` (points,).
+    for ``cfg.post_steps``; it is frozen once done. Every run starts from
+    the same weights, so the deficit phase is shared: one factorisation
+    fits task 1 up to the longest deficit, leaving a checkpoint at every
+    requested length, and then all runs continue from their checkpoints
+    on task 2 as one batched model (factors of shape (runs, n, n)). No
+    iteration is computed twice. Returns ``test_error`` (runs,): mean
+    squared error of task 2 over all entries at the end; ``train_error``
+    likewise on the observed ones; and, with ``record_every`` > 0,
+    ``curve`` (points, runs) of the task-2 test error over iterations
+    with ``steps`` (points,).
     """
     steps_list = [
         check_int("deficit_steps", s, minimum=0) for s in deficit_steps
     ]
     if not steps_list:
         raise ConfigError("deficit_steps is empty")
+    record_every = check_int("record_every", record_every, minimum=0)
     if isinstance(device, str):
         device = resolve_device(device)
     gen = np.random.default_rng(check_int("seed", seed, minimum=0))
@@ -90,63 +96,87 @@ def critical_period_sweep(
     mask = np.zeros(cfg.n * cfg.n)
     mask[flat] = 1.0
     mask = mask.reshape(cfg.n, cfg.n)
-
-    # the batch of runs: factors (runs, n, n), orthogonal times a scale so
-    # that every run starts with ||W||_F = init_scale * sqrt(n)
-    runs = len(steps_list)
+    # orthogonal factors times a scale, so that the product starts with
+    # ||W||_F = init_scale * sqrt(n)
     per_layer = cfg.init_scale ** (1.0 / cfg.depth)
-    factors = []
+    shared = []
     for _ in range(cfg.depth):
         q, _ = np.linalg.qr(gen.standard_normal((cfg.n, cfg.n)))
-        layer = np.broadcast_to(per_layer * q, (runs, cfg.n, cfg.n))
-        factors.append(
-            torch.tensor(layer.copy(), device=device).requires_grad_(True)
+        shared.append(
+            torch.tensor(per_layer * q[None], device=device).requires_grad_()
         )
     t1 = torch.tensor(task1, device=device)
     t2 = torch.tensor(task2, device=device)
     obs = torch.tensor(mask, device=device)
-    switch = torch.tensor(steps_list, device=device)[:, None, None]
-    stop = switch + cfg.post_steps
-    total = int(max(steps_list)) + cfg.post_steps
-    curve, curve_steps = [], []
 
-    def product() -> torch.Tensor:
+    def product(factors: list[torch.Tensor]) -> torch.Tensor:
         w = factors[0]
         for f in factors[1:]:
             w = f @ w
         return w
 
-    for it in range(total + 1):
-        w = product()
-        if record_every and it % record_every == 0:
-            err = ((w.detach() - t2) ** 2).mean(dim=(1, 2))
-            curve.append(err.cpu().numpy())
-            curve_steps.append(it)
-        if it == total:
-            break
+    def test_error(factors: list[torch.Tensor]) -> np.ndarray:
+        w = product(factors).detach()
+        return ((w - t2) ** 2).mean(dim=(1, 2)).cpu().numpy()
 
-        # each run sees task 1 before its switch, task 2 after
-        target = torch.where(it < switch, t1, t2)
+    def step(factors: list[torch.Tensor], target: torch.Tensor, where: str):
+        """One full-batch gradient step of every run in ``factors``."""
+        w = product(factors)
         loss = 0.5 * (((w - target) * obs) ** 2).sum() / cfg.n_observed
         if not torch.isfinite(loss):
             raise ConfigError(
-                f"gradient descent diverged at iteration {it} (lr = "
-                f"{cfg.lr:g}): lower lr"
+                f"gradient descent diverged {where} (lr = {cfg.lr:g}): "
+                "lower lr"
             )
         grads = torch.autograd.grad(loss, factors)
-
-        # one gradient step, for the runs that are not finished
-        active = (it < stop).to(w.dtype)
         with torch.no_grad():
             for f, g in zip(factors, grads, strict=True):
-                f -= cfg.lr * active * g
-    w = product().detach()
+                f -= cfg.lr * g
+
+    # the shared deficit phase: checkpoints at every requested length
+    longest = max(steps_list)
+    wanted = set(steps_list)
+    saved: dict[int, list[torch.Tensor]] = {}
+    prefix: dict[int, float] = {}  # recorded task-2 errors, by iteration
+    for it in range(longest + 1):
+        if it in wanted:
+            saved[it] = [f.detach().clone() for f in shared]
+        if record_every and it % record_every == 0:
+            prefix[it] = float(test_error(shared)[0])
+        if it < longest:
+            step(shared, t1, f"at deficit iteration {it}")
+
+    # the task phase: every run from its checkpoint, batched
+    factors = [
+        torch.cat([saved[s][layer] for s in steps_list]).requires_grad_()
+        for layer in range(cfg.depth)
+    ]
+    switch = np.array(steps_list)
+    total = longest + cfg.post_steps
+    points = np.arange(0, total + 1, record_every) if record_every else []
+    curve = np.full((len(points), len(steps_list)), np.nan)
+    for row, it in enumerate(points):
+        before = switch >= it  # runs still in (or at the end of) the deficit
+        curve[row, before] = prefix.get(it, np.nan)
+    for j in range(1, cfg.post_steps + 1):
+        step(factors, t2, f"at task iteration {j}")
+        if record_every:
+            due = (switch + j) % record_every == 0
+            if due.any():
+                errors = test_error(factors)
+                rows = (switch[due] + j) // record_every
+                curve[rows, np.flatnonzero(due)] = errors[due]
+    w = product(factors).detach()
+    final = ((w - t2) ** 2).mean(dim=(1, 2)).cpu().numpy()
     out = {
-        "test_error": ((w - t2) ** 2).mean(dim=(1, 2)).cpu().numpy(),
+        "test_error": final,
         "train_error": (((w - t2) * obs) ** 2).sum(dim=(1, 2)).cpu().numpy()
         / cfg.n_observed,
     }
     if record_every:
-        out["curve"] = np.stack(curve)
-        out["steps"] = np.array(curve_steps)
+        # a finished run is frozen: its error holds to the longest run's end
+        for k, end in enumerate(switch + cfg.post_steps):
+            curve[points > end, k] = final[k]
+        out["curve"] = curve
+        out["steps"] = points
     return out
