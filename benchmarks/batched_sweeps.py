@@ -162,9 +162,12 @@ def main() -> None:
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
     device = resolve_device(args.device)
+    started = bench.host(device)
     out = run(device, args.runs, args.depth, args.post_steps, args.rounds)
     if not args.no_save:
-        path = bench.save("batched_sweeps", out, device, args.results_dir)
+        path = bench.save(
+            "batched_sweeps", out, device, args.results_dir, started
+        )
         print(f"stored in {path}")
 
 

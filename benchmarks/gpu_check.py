@@ -236,6 +236,7 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     print(f"device: {device} {name}; torch {torch.__version__}")
     out: dict = {"smoke": args.smoke, "gpu": name}
+    host = bench.host(device)
     started = time.perf_counter()
     for section in args.sections or SECTIONS:
         print(
@@ -244,7 +245,7 @@ def main() -> None:
         globals()[section](args, device, out)
     out["seconds"] = time.perf_counter() - started
     print(f"[{out['seconds']:5.0f} s] done")
-    path = bench.save("gpu_check", out, device, args.results_dir)
+    path = bench.save("gpu_check", out, device, args.results_dir, host)
     print(f"stored in {path}")
 
 

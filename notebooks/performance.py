@@ -32,6 +32,7 @@ benchmarks_dir = "../results/benchmarks"  # the benchmarks' stored results
 # %% tags=["remove-cell"]
 from pathlib import Path
 
+import numpy as np
 import plotly.graph_objects as go
 import torch
 from IPython.display import Markdown, display
@@ -52,13 +53,18 @@ stored = {
 }
 
 
+def hardware(record: dict) -> str:
+    """The processor a record was measured on."""
+    host = record["host"]
+    return host["gpu"] or f"{host['cpu']}, {host['cores']} cores"
+
+
 def machine(record: dict) -> str:
     """The hardware and software a record was measured with."""
     host = record["host"]
-    hardware = host["gpu"] or f"{host['cpu']}, {host['cores']} cores"
     return (
-        f"{hardware}; torch {host['torch']}; commit {host['commit']}; "
-        f"{host['date']}"
+        f"{hardware(record)}; torch {host['torch']}; commit "
+        f"{host['commit']}; {host['date']}"
     )
 
 
@@ -80,7 +86,7 @@ timed = [
 missing = [title for name, title in order if name not in records]
 if timed:
     total = sum(seconds for _, seconds, _ in timed)
-    hosts = {machine(entry) for _, _, entry in timed}
+    hosts = {hardware(entry) for _, _, entry in timed}
     fig = go.Figure(
         go.Bar(
             x=[seconds / 60 for _, seconds, _ in timed],
@@ -131,11 +137,12 @@ else:
 #   one at a time with Pillow in three `DataLoader` worker processes,
 #   training runs in float32, and after the epoch a BN "dry run" passes
 #   over the whole training loader again before the test pass;
-# - **ours**: `cpkit.training.train` as the stereo `full` profile runs
-#   it: the normalised images stay on the device, augmentation, blur and
-#   views are made for whole batches there, and BN statistics are
-#   re-estimated only before a network is measured, not every epoch. It
-#   runs in float32, in bf16 autocast, and in bf16 under `torch.compile`.
+# - **ours**: `cpkit.training.train` as the blur chapter's `full` profile
+#   runs it: the normalised images stay on the device, augmentation, blur
+#   and views are made for whole batches there, and BN statistics are
+#   re-estimated after every epoch too (like the paper, but on the clean
+#   training images, in batches of 500). It runs in float32, in bf16
+#   autocast, and in bf16 under `torch.compile`.
 #
 # The images are synthetic (a step costs the same whatever the pixels);
 # each contender's fastest round counts.
@@ -180,21 +187,22 @@ if ("reference_pipeline", "gpu") not in stored:
 # %% [markdown]
 # On a CPU the network's arithmetic dominates both pipelines: the
 # reference's Pillow work runs in other processes, and our own data work
-# is a small part of an epoch. What makes ours faster there is the
-# arithmetic itself: it skips the per-epoch BN pass, and on a CPU with
-# bf16 matrix units (this one has Intel AMX) bf16 autocast and
-# `torch.compile` speed the convolutions up. On a GPU the balance
+# is a small part of an epoch, so in float32 the two do about the same.
+# What makes ours faster there is the arithmetic itself: on a CPU with
+# bf16 matrix units (this one has Intel AMX), bf16 autocast and
+# `torch.compile` speed up the convolutions. On a GPU the balance
 # changes: the network runs far faster, and a pipeline that prepares
 # images one at a time on the host starves it; that is where holding the
-# data on the device matters most.
+# data on the device should matter most.
 
 # %% [markdown]
-# ## Why the quick book cannot simply go faster
+# ## Where the quick book's time goes
 #
-# The `quick` stereo networks are tiny (width 1/16 of the paper's
-# channels, 16-pixel images), so a training step is dominated by a fixed
-# cost per layer, not by the images. Measured while this page ran, on
-# this machine:
+# The `quick` stereo networks are small (1/16 of the paper's channels,
+# 16-pixel images), and their convolutions are too narrow to use a CPU's
+# vector units well. How a training step's time splits between a fixed
+# part and a part per image, measured while this page ran, on this
+# machine:
 
 # %% tags=["hide-input"]
 cpu = torch.device("cpu")
@@ -210,15 +218,19 @@ lines = [
 for batch, rate in rates.items():
     lines.append(f"| {batch} | {rate:,.0f} | {1000 * batch / rate:.1f} |")
 display(Markdown("\n".join(lines)))
+sizes = np.array(list(rates))
+step_ms = 1000 * sizes / np.array(list(rates.values()))
+per_image, fixed = np.polyfit(sizes, step_ms, 1)
 display(
     Markdown(
-        f"Four times the batch of 128 costs {rates[128] / rates[512] * 4:.1f}"
-        f" times the time per step, and a quarter of it "
-        f"{rates[128] / rates[32] / 4:.2f} times: the per-step cost that "
-        "does not scale with the batch is a large share at our batch "
-        "size of 128, the paper's. Larger batches would train faster per "
-        "image but change the optimisation the chapters reproduce, so the "
-        "quick profile keeps the paper's batch and pays for it."
+        f"A straight line through these times puts a step at {fixed:.0f} ms"
+        f" plus {per_image:.2f} ms per image: at the paper's batch of 128, "
+        f"{fixed / (fixed + 128 * per_image):.0%} of each step does not "
+        "depend on the images. The rest is work per image, so the quick "
+        "book's time is set by how many images its runs see: the seeds, "
+        "controls and schedules each chapter needs to tell an effect from "
+        "noise. (Larger batches would cut the fixed part but change the "
+        "optimisation the chapters reproduce.)"
     )
 )
 
