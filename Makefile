@@ -14,8 +14,8 @@ ASSETS := book/_static_local
 NPM_PACKAGES := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 \
 	mathjax@3.2.2
 
-.PHONY: help setup assets data notebooks html book test bench lint format \
-	lock clean browser-test
+.PHONY: help setup assets data notebooks html book test bench gpu-check \
+	lint format lock clean browser-test
 
 help:
 	@echo "make book   set up, execute notebooks ($(PROFILE)), build HTML"
@@ -112,8 +112,12 @@ test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python benchmarks/stereo_throughput.py --device $(DEVICE)
+	$(BIN)/python benchmarks/reference_pipeline.py --device $(DEVICE)
 	$(BIN)/python benchmarks/batched_sweeps.py --device $(DEVICE)
+
+# the device check: one CUDA GPU, under 8 minutes (results/benchmarks/gpu)
+gpu-check: setup
+	$(BIN)/python benchmarks/gpu_check.py
 
 lint: setup
 	$(BIN)/ruff format --check cpkit tests notebooks benchmarks

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from cpkit import headlines
+from cpkit import headlines, workers
 from cpkit.config import DEVICES, check_choice, check_int, resolve_device
 from cpkit.errors import ConfigError
 from cpkit.profiles import PROFILES
@@ -317,6 +318,14 @@ def run_notebooks(args: argparse.Namespace) -> int:
         args.timeout = 3600 if args.profile == "quick" else 86_400
     check_int("--timeout", args.timeout, minimum=1)
     parameters = _parameters(args)
+    if args.worker is not None:
+        workers.parse(args.worker)
+        if _SHARED_RESULTS not in parameters:
+            raise ConfigError(
+                "--worker needs --results-dir: the folder the workers share"
+            )
+        # the kernels inherit it: their sweeps start on this worker's seeds
+        os.environ[workers.ENV] = args.worker
     sources = toc_notebooks(root)
     if args.only:
         wanted = set(args.only)
@@ -462,6 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="seconds per cell (default: 3600 quick, 86400 full)",
+    )
+    nb.add_argument(
+        "--worker",
+        metavar="I/N",
+        help="worker I of N processes (e.g. one per GPU) sharing "
+        "--results-dir: each starts every sweep on different seeds and "
+        "no run is trained twice",
     )
     nb.add_argument("--root", default=".", help="repository root")
     nb.add_argument(

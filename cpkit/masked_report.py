@@ -16,6 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from cpkit import workers
 from cpkit.clips import ClipData
 from cpkit.figures import slider_figure
 from cpkit.masked import MaskedCrossView, masked_sweep
@@ -110,14 +111,15 @@ class MaskedStudy(SweepStudy):
         """Every seed's sweep; with ``results_dir``, kept and reused."""
         start = time.perf_counter()
         store = RunStore(results_dir)
-        sweeps = []
-        for seed in seeds:
-            sweeps.append(
-                cached_masked_sweep(
-                    store, profile, video_profile, data, device, seed
-                )
+
+        def one(seed: int) -> dict:
+            sweep = cached_masked_sweep(
+                store, profile, video_profile, data, device, seed
             )
-            log(f"seed {seed}: {sweeps[-1]['base']['acc']:.1f} % base")
+            log(f"seed {seed}: {sweep['base']['acc']:.1f} % base")
+            return sweep
+
+        sweeps = workers.per_seed(seeds, one)
         study = cls(sweeps, profile)
         study.seconds = time.perf_counter() - start
         return study

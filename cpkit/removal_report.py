@@ -19,7 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cpkit import reference
+from cpkit import reference, workers
 from cpkit.deficits import blur
 from cpkit.errors import ConfigError
 from cpkit.figures import slider_figure
@@ -145,8 +145,10 @@ class RemovalStudy:
         )
         for name, p in protocols.items():
             start = time.perf_counter()
-            for seed in seeds:
-                for row in runner.removal_sweep(
+            # workers sharing a results folder start on different seeds
+            sweeps = workers.per_seed(
+                seeds,
+                lambda seed, p=p: runner.removal_sweep(
                     seed,
                     p.deficit,
                     p.removal_epochs,
@@ -155,8 +157,10 @@ class RemovalStudy:
                     p.config,
                     p.both_head,
                     [k for k in shared if k <= max(p.removal_epochs)],
-                ):
-                    rows.append({"protocol": name, **row})
+                ),
+            )
+            for sweep in sweeps:
+                rows.extend({"protocol": name, **row} for row in sweep)
             seconds[name] = time.perf_counter() - start
             log(f"{name}: {seconds[name]:.0f} s")
         main = max(max(p.removal_epochs) for p in protocols.values())

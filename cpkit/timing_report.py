@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from cpkit import reference
+from cpkit import reference, workers
 from cpkit.errors import ConfigError
 from cpkit.figures import slider_figure
 from cpkit.models import count_parameters
@@ -107,11 +107,14 @@ class WindowStudy:
         rows, seconds = [], {}
         for name, config in configs.items():
             start = time.perf_counter()
-            for seed in seeds:
-                for row in runner.window_sweep(
+            sweeps = workers.per_seed(
+                seeds,
+                lambda seed, config=config: runner.window_sweep(
                     seed, deficit, onsets, length, recovery, config
-                ):
-                    rows.append({"schedule": name, **row})
+                ),
+            )
+            for sweep in sweeps:
+                rows.extend({"schedule": name, **row} for row in sweep)
             seconds[name] = time.perf_counter() - start
             log(f"{name}: {seconds[name]:.0f} s")
         study = cls(rows, deficit, length, recovery)

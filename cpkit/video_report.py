@@ -24,7 +24,7 @@ import torch
 from plotly.subplots import make_subplots
 
 import cpkit
-from cpkit import reference
+from cpkit import reference, workers
 from cpkit.clips import ClipData
 from cpkit.figures import slider_figure
 from cpkit.metrics.rsv import PAPER_BIN_EDGES, histogram
@@ -302,10 +302,13 @@ class VideoStudy(SweepStudy):
         """
         start = time.perf_counter()
         store = RunStore(results_dir)
-        sweeps = []
-        for seed in seeds:
-            sweeps.append(cached_sweep(store, profile, data, device, seed))
-            log(f"seed {seed}: {sweeps[-1]['base']['acc']:.1f} % base")
+
+        def one(seed: int) -> dict:
+            sweep = cached_sweep(store, profile, data, device, seed)
+            log(f"seed {seed}: {sweep['base']['acc']:.1f} % base")
+            return sweep
+
+        sweeps = workers.per_seed(seeds, one)
         study = cls(
             sweeps,
             profile.window_deficit,

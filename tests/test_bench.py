@@ -190,3 +190,24 @@ def test_gpu_check_smoke_runs_every_section_and_stores_it(tmp_path):
     assert ratios["reference (paper's kind)"] == 1.0
     sweep = results["sweeps"]["equal deficit lengths (200 steps each)"]
     assert sweep["gap"] < 1e-5 and sweep["ratio"] > 0
+
+
+def test_gpu_check_starts_no_section_past_its_budget(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/gpu_check.py",
+            *("--device", "cpu", "--smoke", "--budget", "0"),
+            *("--sections", "peak", "sweeps"),
+            *("--results-dir", str(tmp_path)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "peak: skipped, past --budget" in out.stdout
+    record = json.loads((tmp_path / "cpu" / "gpu_check.json").read_text())
+    assert record["results"]["skipped"] == ["peak", "sweeps"]
+    assert "peak" not in record["results"]
