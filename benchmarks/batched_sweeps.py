@@ -26,40 +26,27 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 
 import numpy as np
 import torch
 
 from cpkit import bench
-from cpkit.config import resolve_device
+from cpkit.config import check_int, resolve_device
 from cpkit.profiles import get_profile
 from cpkit.theory import pathways as pw
 from cpkit.theory.matrix_completion import critical_period_sweep
 
 
-def timed(fn) -> tuple[float, np.ndarray]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
-
-
 def compare(batch, loop, rounds: int) -> dict:
-    """Best-of-rounds seconds of ``batch()`` and ``loop()``, and the
-    largest relative difference of what they return."""
-    batch_times, loop_times = [], []
-    for _ in range(rounds):
-        seconds, looped = timed(loop)
-        loop_times.append(seconds)
-        seconds, batched = timed(batch)
-        batch_times.append(seconds)
+    """Fastest-round seconds of ``batch()`` and ``loop()`` (after one
+    untimed call of each, alternating which goes first), and the largest
+    relative difference of what they return."""
+    batched, looped = batch(), loop()  # warm-up, and the results compared
     gap = float(np.abs(batched - looped).max() / np.abs(looped).max())
-    return {
-        "batch": min(batch_times),
-        "loop": min(loop_times),
-        "gap": gap,
-        "ratio": min(loop_times) / min(batch_times),
-    }
+    seconds = bench.alternate(
+        {"loop": loop, "batch": batch}, rounds, torch.device("cpu")
+    )
+    return {**seconds, "gap": gap, "ratio": seconds["loop"] / seconds["batch"]}
 
 
 def completion(cfg, steps: list[int], device, rounds: int) -> dict:
@@ -153,7 +140,7 @@ def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=32, help="K")
+    parser.add_argument("--runs", type=int, default=32, help="K (>= 2)")
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--post-steps", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=2)
@@ -162,14 +149,28 @@ def main() -> None:
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
     device = resolve_device(args.device)
+    at_defaults = bench.check_settings(
+        args,
+        {"runs": 32, "depth": 3, "post_steps": 500, "rounds": 2},
+        ("runs", "depth", "post_steps", "rounds"),
+        "batched_sweeps",
+    )
+    check_int("--runs", args.runs, minimum=2)  # a sweep, and two onsets
+    out = None
+    if not args.no_save and (at_defaults or args.results_dir):
+        out = bench.target("batched_sweeps", device, args.results_dir)
     started = bench.host(device)
-    out = run(device, args.runs, args.depth, args.post_steps, args.rounds)
-    if not args.no_save:
-        path = bench.save(
-            "batched_sweeps", out, device, args.results_dir, started
-        )
-        print(f"stored in {path}")
+    results = run(device, args.runs, args.depth, args.post_steps, args.rounds)
+    if out is None:
+        if not args.no_save:
+            print(
+                "not stored: the settings differ from the defaults; give "
+                "--results-dir DIR to keep this run"
+            )
+        return
+    path = bench.save(out, "batched_sweeps", results, device, started)
+    print(f"stored in {path}")
 
 
 if __name__ == "__main__":
-    main()
+    bench.run_script(main, "batched_sweeps")

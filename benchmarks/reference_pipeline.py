@@ -34,8 +34,9 @@ import torch
 
 from cpkit import bench
 from cpkit.baseline import PaperStyleViews, loader, paper_style_epoch
-from cpkit.config import resolve_device
+from cpkit.config import check_int, resolve_device
 from cpkit.deficits import DeficitWindow
+from cpkit.errors import ConfigError
 from cpkit.models import SplitResNet18
 from cpkit.profiles import get_profile
 from cpkit.training import train
@@ -119,11 +120,43 @@ def contenders(args, device: torch.device, compiled: bool = True) -> dict:
     return out
 
 
+def check(args, device: torch.device) -> bool:
+    """Validate the flags (one line each); whether they are the defaults."""
+    gpu = device.type == "cuda"
+    if args.images is None:
+        args.images = 25_600 if gpu else 512
+    if args.test_images is None:
+        args.test_images = max(1, args.images // 5)
+    at_defaults = bench.check_settings(
+        args,
+        {
+            "images": 25_600 if gpu else 512,
+            "test_images": 5_120 if gpu else 102,
+            "width": 1.0,
+            "image_size": 32,
+            "workers": 3,
+            "rounds": 2,
+            "no_compile": False,
+        },
+        ("images", "test_images", "width", "image_size", "rounds"),
+        "reference_pipeline",
+    )
+    check_int("--workers", args.workers, minimum=0)
+    if args.image_size < 8 or args.image_size % 4:
+        raise ConfigError(
+            f"--image-size = {args.image_size}: need a multiple of 4, at "
+            "least 8 (the blur goes down by 4; each view is half)"
+        )
+    return at_defaults
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--images", type=int, help="training images/epoch")
-    parser.add_argument("--test-images", type=int)
+    parser.add_argument(
+        "--images", type=int, help="training images/epoch (CPU 512, GPU 25600)"
+    )
+    parser.add_argument("--test-images", type=int, help="default images/5")
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=3, help="paper: 3")
@@ -133,10 +166,11 @@ def main() -> None:
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
     device = resolve_device(args.device)
+    at_defaults = check(args, device)
+    out = None
+    if not args.no_save and (at_defaults or args.results_dir):
+        out = bench.target("reference_pipeline", device, args.results_dir)
     started = bench.host(device)
-    gpu = device.type == "cuda"
-    args.images = args.images or (25_600 if gpu else 512)
-    args.test_images = args.test_images or args.images // 5
     print(
         f"Split-ResNet-18 (width {args.width:g}), {args.image_size} px, "
         f"batch 128, blur on view b; one epoch = {args.images} training "
@@ -156,27 +190,27 @@ def main() -> None:
             f"{name:26s} {seconds[name]:8.2f} s/epoch {rate:9,.0f} "
             f"images/s  x{rate / reference:.2f}"
         )
-    if not args.no_save:
-        path = bench.save(
-            "reference_pipeline",
-            {
-                "settings": {
-                    k: v
-                    for k, v in vars(args).items()
-                    if k not in ("no_save", "results_dir")
-                },
-                "seconds_per_epoch": seconds,
-                "images_per_second": rates,
-                "ratio_to_reference": {
-                    k: v / reference for k, v in rates.items()
-                },
-            },
-            device,
-            args.results_dir,
-            started,
-        )
-        print(f"stored in {path}")
+    if out is None:
+        if not args.no_save:
+            print(
+                "not stored: the settings differ from the defaults; give "
+                "--results-dir DIR to keep this run"
+            )
+        return
+    settings = {
+        k: v
+        for k, v in vars(args).items()
+        if k not in ("no_save", "results_dir")
+    }
+    results = {
+        "settings": settings,
+        "seconds_per_epoch": seconds,
+        "images_per_second": rates,
+        "ratio_to_reference": {k: v / reference for k, v in rates.items()},
+    }
+    path = bench.save(out, "reference_pipeline", results, device, started)
+    print(f"stored in {path}")
 
 
 if __name__ == "__main__":
-    main()
+    bench.run_script(main, "reference_pipeline")

@@ -59,28 +59,47 @@ def kind(device: torch.device) -> str:
     return "gpu" if device.type == "cuda" else "cpu"
 
 
-def save(
-    name: str,
-    results: dict,
-    device: torch.device,
-    folder: Path | str | None = None,
-) -> Path:
-    """Write ``results`` with the machine's description; returns the path.
-
-    The file is written to a temporary name and renamed, so a reader
-    never sees half of it; an unwritable folder is a one-line error.
-    """
+def host(device: torch.device) -> dict:
+    """The machine, versions and commit: take it when a benchmark starts,
+    so that it names the code that ran, not the tree at the end."""
     from cpkit.headlines import provenance
 
-    root = Path(folder) if folder is not None else DEFAULT_DIR
+    return provenance(Path(__file__).resolve().parent.parent, str(device))
+
+
+def target(name: str, device: torch.device, folder: Path | str | None) -> Path:
+    """Where ``name``'s record goes; checked writable *before* measuring.
+
+    A folder that cannot hold it is a one-line error, so no measurement
+    is made only to be lost.
+    """
+    root = Path(folder).expanduser() if folder is not None else DEFAULT_DIR
     out = root / kind(device) / f"{name}.json"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.with_name(f".{out.name}.probe")
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write results to {out.parent}: {err.strerror or err}"
+        ) from None
+    return out
+
+
+def save(
+    out: Path, name: str, results: dict, device: torch.device, started: dict
+) -> Path:
+    """Write ``results`` with ``started`` (:func:`host` at the start).
+
+    The file is written to a temporary name and renamed, so a reader
+    never sees half of it; a write error is a one-line error.
+    """
     record = {
         "benchmark": name,
         "device": str(device),
         "threads": torch.get_num_threads(),
-        "host": provenance(
-            Path(__file__).resolve().parent.parent, str(device)
-        ),
+        "host": started,
         "results": results,
     }
     tmp = out.with_name(out.name + ".tmp")
@@ -98,12 +117,28 @@ def save(
     return out
 
 
+#: what the performance page reads from each benchmark's results
+REQUIRED = {
+    "reference_pipeline": (
+        "settings",
+        "seconds_per_epoch",
+        "images_per_second",
+        "ratio_to_reference",
+    ),
+    "batched_sweeps": ("runs", "depth", "post_steps"),
+    "gpu_check": ("smoke", "gpu", "skipped"),
+}
+
+
 def load_all(folder: Path | str | None = None) -> list[dict]:
     """Every stored benchmark record under ``folder`` (cpu, then gpu).
 
-    A file that is not a benchmark record is a one-line error naming it.
+    A missing folder, or a file that is not a complete benchmark record,
+    is a one-line error naming it.
     """
     root = Path(folder) if folder is not None else DEFAULT_DIR
+    if not root.is_dir():
+        raise ConfigError(f"benchmarks_dir {root} is not a folder")
     records = []
     for path in sorted(root.glob("*/*.json")):
         try:
@@ -113,10 +148,26 @@ def load_all(folder: Path | str | None = None) -> list[dict]:
         if not isinstance(record, dict) or not {
             "benchmark",
             "device",
+            "threads",
             "host",
             "results",
         } <= set(record):
             raise ConfigError(f"{path} is not a cpkit benchmark record")
+        name, results = record["benchmark"], record["results"]
+        missing = [
+            key
+            for key in REQUIRED.get(name, ())
+            if not isinstance(results, dict) or key not in results
+        ]
+        if name not in REQUIRED or missing:
+            raise ConfigError(
+                f"{path} is not a complete {name!r} record"
+                + (f" (missing {', '.join(missing)})" if missing else "")
+            )
+        if record["device"].split(":")[0] not in ("cpu", "cuda", "mps"):
+            raise ConfigError(
+                f"{path}: device {record['device']!r} is not cpu, cuda or mps"
+            )
         records.append(record)
     return records
 
@@ -222,3 +273,33 @@ def matmul_peak(
         a @ b
     synchronize(device)
     return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def run_script(main: Callable[[], None], prog: str) -> None:
+    """Run a benchmark's ``main``; bad input exits with one line."""
+    import sys
+
+    try:
+        main()
+    except ConfigError as err:
+        sys.exit(f"{prog}: {err}")
+
+
+def check_settings(
+    args, defaults: dict, positive: tuple[str, ...], prog: str
+) -> bool:
+    """Validate ``args`` (one-line errors); whether they are the defaults.
+
+    Only a run at the defaults may replace the stored record in the
+    repository's results folder; any other run needs ``--results-dir``
+    (or ``--no-save``), so a toy run never stands in for the measurement.
+    """
+    for name in positive:
+        value = getattr(args, name)
+        if isinstance(value, float):
+            from cpkit.config import check_float
+
+            check_float(f"--{name.replace('_', '-')}", value, 0.0, True)
+        else:
+            check_int(f"--{name.replace('_', '-')}", value, minimum=1)
+    return all(getattr(args, k) == v for k, v in defaults.items())

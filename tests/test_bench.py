@@ -6,12 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 import torch
 
 from cpkit import ConfigError, bench
 from cpkit.baseline import PaperStyleViews, loader, paper_style_epoch
+from cpkit.cli import main
 from cpkit.models import SplitResNet18
 from cpkit.twoview import CIFAR10_MEAN, CIFAR10_STD
 
@@ -67,21 +69,34 @@ def test_step_rate_measures_training_and_inference():
 
 
 def test_save_and_load_all_round_trip(tmp_path):
-    path = bench.save("demo", {"ratio": 2.5}, CPU, tmp_path)
-    assert path == tmp_path / "cpu" / "demo.json"
+    results = {"runs": 4, "depth": 3, "post_steps": 10}
+    out = bench.target("batched_sweeps", CPU, tmp_path)
+    path = bench.save(out, "batched_sweeps", results, CPU, bench.host(CPU))
+    assert path == tmp_path / "cpu" / "batched_sweeps.json"
     (record,) = bench.load_all(tmp_path)
-    assert record["results"] == {"ratio": 2.5}
+    assert record["results"] == results
     assert record["host"]["cores"] >= 1 and record["device"] == "cpu"
-    (tmp_path / "cpu" / "broken.json").write_text("{not json")
-    with pytest.raises(ConfigError, match="broken.json"):
-        bench.load_all(tmp_path)
-    (tmp_path / "cpu" / "broken.json").write_text('{"a": 1}')
-    with pytest.raises(ConfigError, match="not a cpkit benchmark record"):
-        bench.load_all(tmp_path)
+    # incomplete or foreign records are named in one line
+    broken = tmp_path / "cpu" / "broken.json"
+    for text, message in (
+        ("{not json", "cannot read"),
+        ('{"a": 1}', "not a cpkit benchmark record"),
+        (
+            json.dumps({**record, "results": {"runs": 4}}),
+            "not a complete 'batched_sweeps' record (missing depth",
+        ),
+        (json.dumps({**record, "device": "tpu"}), "device 'tpu'"),
+    ):
+        broken.write_text(text)
+        with pytest.raises(ConfigError, match="broken.json") as err:
+            bench.load_all(tmp_path)
+        assert message in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="is not a folder"):
+        bench.load_all(tmp_path / "nowhere")
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(ConfigError, match="cannot write"):
-        bench.save("demo", {}, CPU, blocker)
+    with pytest.raises(ConfigError, match="cannot write results to"):
+        bench.target("demo", CPU, blocker)
 
 
 def _images(n: int, size: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -191,13 +206,44 @@ def test_gpu_check_smoke_runs_every_section_and_stores_it(tmp_path):
     sweep = results["sweeps"]["equal deficit lengths (200 steps each)"]
     assert sweep["gap"] < 1e-5 and sweep["ratio"] > 0
 
+    # the performance page shows a GPU record (here this smoke record
+    # relabelled, as a stand-in) beside the CPU ones, and a smoke record
+    # not at all
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (tmp_path / "gpu").mkdir()
+    record["device"] = "cuda"
+    record["results"]["gpu"] = "Stand-in GPU"
+    record["host"]["gpu"] = "Stand-in GPU"
+    for smoke, shown in ((True, False), (False, True)):
+        record["results"]["smoke"] = smoke
+        (tmp_path / "gpu" / "gpu_check.json").write_text(json.dumps(record))
+        code = main(
+            [
+                "notebooks",
+                *("--only", "performance", "--device", "cpu"),
+                *("--output-dir", str(pages)),
+                *("-p", "benchmarks_dir", str(tmp_path)),
+            ]
+        )
+        assert code == 0
+        page = nbformat.read(pages / "performance.ipynb", as_version=4)
+        text = "".join(
+            "".join(o.get("data", {}).get("text/markdown", ""))
+            for c in page.cells
+            for o in c.get("outputs", [])
+        )
+        assert ("Measured on Stand-in GPU" in text) is shown
+        assert ("h per seed" in text) is shown
+        assert ("not measured yet" in text) is not shown
+
 
 def test_gpu_check_starts_no_section_past_its_budget(tmp_path):
     out = subprocess.run(
         [
             sys.executable,
             "benchmarks/gpu_check.py",
-            *("--device", "cpu", "--smoke", "--budget", "0"),
+            *("--device", "cpu", "--smoke", "--budget", "1e-9"),
             *("--sections", "peak", "sweeps"),
             *("--results-dir", str(tmp_path)),
         ],
@@ -211,3 +257,68 @@ def test_gpu_check_starts_no_section_past_its_budget(tmp_path):
     record = json.loads((tmp_path / "cpu" / "gpu_check.json").read_text())
     assert record["results"]["skipped"] == ["peak", "sweeps"]
     assert "peak" not in record["results"]
+    # a budget that cannot be met, or a bad device, is one line
+    for flags, message in (
+        (("--device", "cpu", "--budget", "0"), "--budget = 0 must be > 0"),
+        (("--device", "cpu", "--budget", "nan"), "--budget"),
+        (("--device", "nonsense"), "device = 'nonsense'"),
+    ):
+        bad = subprocess.run(
+            [sys.executable, "benchmarks/gpu_check.py", "--smoke", *flags],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        lines = bad.stderr.strip().splitlines()
+        assert bad.returncode != 0 and len(lines) == 1, bad.stderr
+        assert message in lines[0]
+
+
+def test_benchmarks_refuse_bad_flags_before_measuring(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cases = [
+        ("reference_pipeline.py", ("--images", "0"), "--images = 0"),
+        ("reference_pipeline.py", ("--workers", "-1"), "--workers = -1"),
+        ("reference_pipeline.py", ("--image-size", "7"), "multiple of 4"),
+        ("reference_pipeline.py", ("--width", "0"), "--width = 0"),
+        ("reference_pipeline.py", ("--rounds", "0"), "--rounds = 0"),
+        (
+            "reference_pipeline.py",
+            ("--results-dir", str(blocker)),
+            "cannot write results to",
+        ),
+        ("batched_sweeps.py", ("--runs", "1"), "--runs = 1"),
+        ("batched_sweeps.py", ("--depth", "0"), "--depth = 0"),
+        ("batched_sweeps.py", ("--device", "nonsense"), "device"),
+    ]
+    for script, flags, message in cases:
+        out = subprocess.run(
+            [sys.executable, f"benchmarks/{script}", *flags],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode != 0 and len(lines) == 1, (flags, out.stderr)
+        assert message in lines[0], (flags, lines)
+
+
+def test_a_run_off_the_defaults_does_not_replace_the_stored_record(
+    tmp_path,
+):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/batched_sweeps.py",
+            *("--runs", "2", "--post-steps", "5", "--rounds", "1"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "not stored: the settings differ from the defaults" in out.stdout
