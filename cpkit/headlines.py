@@ -233,10 +233,22 @@ def extract(notebook: Path) -> dict | None:
 
 
 def _modified(root: Path) -> bool:
-    """Whether tracked files of the checkout at ``root`` differ from HEAD."""
+    """Whether tracked files of the checkout at ``root`` differ from HEAD.
+
+    Stored results (``results/``) do not count: they are what runs write,
+    not the code that ran.
+    """
     try:
         done = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":(exclude)results",
+            ],
             cwd=root,
             capture_output=True,
             text=True,

@@ -269,3 +269,27 @@ def test_stored_records_are_checked_field_by_field(tmp_path):
     )
     with pytest.raises(ConfigError, match="belongs in full/one.json"):
         headlines.load(tmp_path)
+
+
+def test_modified_means_code_not_stored_results(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(
+            ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "r.json").write_text("1")
+    (tmp_path / "code.py").write_text("x = 1")
+    git("add", ".")
+    git("commit", "-qm", "start")
+    assert not headlines._modified(tmp_path)
+    (tmp_path / "results" / "r.json").write_text("2")  # a run's output
+    assert not headlines._modified(tmp_path)
+    (tmp_path / "code.py").write_text("x = 2")
+    assert headlines._modified(tmp_path)
