@@ -464,7 +464,7 @@ async function checkPage(context, baseUrl, rel) {
 const t0 = Date.now();
 let pages = listPages(htmlDir);
 const globalFailures = [];
-for (const must of ['index.html', 'notebooks/intro.html', 'notebooks/reproducibility.html', 'book/two_sources.html', 'book/glossary.html', 'book/bibliography.html']) {
+for (const must of ['index.html', 'notebooks/intro.html', 'notebooks/reproducibility.html', 'notebooks/performance.html', 'book/two_sources.html', 'book/glossary.html', 'book/bibliography.html']) {
   if (!pages.includes(must)) globalFailures.push(`expected page missing from build: ${must}`);
 }
 if (!pages.some((p) => p.startsWith('notebooks/'))) globalFailures.push('no notebooks/*.html in build');
