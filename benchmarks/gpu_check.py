@@ -20,7 +20,10 @@ Sections, in order (``--sections`` picks some):
 5. ``sweeps``: :mod:`benchmarks.batched_sweeps` on this GPU.
 
 No section starts after ``--budget`` seconds (default 390, so that the
-last one ends well inside 8 minutes); skipped sections are listed.
+last one ends well inside 8 minutes); skipped sections are listed, and
+``--sections NAME ... --results-dir results/benchmarks`` runs them later
+into the stored record. A smoke run or a choice of sections is stored
+only where ``--results-dir`` says.
 Everything printed is also stored (``results/benchmarks/gpu/``) for the
 book's performance page. ``--smoke`` runs every section tiny on any
 device (the test suite does), to check the script, not the hardware.
