@@ -322,3 +322,34 @@ def test_a_run_off_the_defaults_does_not_replace_the_stored_record(
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "not stored: the settings differ from the defaults" in out.stdout
+
+
+def test_gpu_check_sections_merge_into_the_stored_record(tmp_path):
+    def check(*flags):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "benchmarks/gpu_check.py",
+                *("--device", "cpu", "--smoke"),
+                *flags,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout
+
+    # a choice of sections without a folder is printed, never stored
+    assert "not stored" in check("--sections", "peak")
+    folder = ("--results-dir", str(tmp_path))
+    check("--sections", "throughput", *folder)
+    stored = tmp_path / "cpu" / "gpu_check.json"
+    first = json.loads(stored.read_text())["results"]
+    assert "throughput" in first and "peak" not in first
+    # the peak run later joins the throughput already stored
+    check("--sections", "peak", *folder)
+    merged = json.loads(stored.read_text())["results"]
+    assert merged["throughput"] == first["throughput"]
+    assert merged["peak"]["fraction_of_peak"] > 0
