@@ -153,7 +153,6 @@ def main() -> None:
         args,
         {"runs": 32, "depth": 3, "post_steps": 500, "rounds": 2},
         ("runs", "depth", "post_steps", "rounds"),
-        "batched_sweeps",
     )
     check_int("--runs", args.runs, minimum=2)  # a sweep, and two onsets
     out = None

@@ -139,7 +139,6 @@ def check(args, device: torch.device) -> bool:
             "no_compile": False,
         },
         ("images", "test_images", "width", "image_size", "rounds"),
-        "reference_pipeline",
     )
     check_int("--workers", args.workers, minimum=0)
     if args.image_size < 8 or args.image_size % 4:

@@ -38,8 +38,8 @@ def alternate(
 ) -> dict[str, float]:
     """Fastest-round seconds of each contender, run in turn ``rounds`` times.
 
-    Call order alternates within every round, so a slow spell of the
-    machine hits both. Each call's result is discarded.
+    The contenders' order reverses every round, so a slow spell of the
+    machine hits each of them. Each call's result is discarded.
     """
     rounds = check_int("rounds", rounds, minimum=1)
     seconds: dict[str, list[float]] = {name: [] for name in contenders}
@@ -285,9 +285,7 @@ def run_script(main: Callable[[], None], prog: str) -> None:
         sys.exit(f"{prog}: {err}")
 
 
-def check_settings(
-    args, defaults: dict, positive: tuple[str, ...], prog: str
-) -> bool:
+def check_settings(args, defaults: dict, positive: tuple[str, ...]) -> bool:
     """Validate ``args`` (one-line errors); whether they are the defaults.
 
     Only a run at the defaults may replace the stored record in the
