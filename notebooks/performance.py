@@ -24,7 +24,7 @@
 
 # %% tags=["parameters", "remove-cell", "summary-page"]
 profile = "quick"  # the profile whose chapter times are shown
-device = "auto"  # unused: this page trains nothing
+device = "auto"  # unused: the page's own measurement runs on the CPU
 seed = 0  # unused: this page trains nothing
 headlines_dir = "../results/headlines"  # where chapters left their times
 benchmarks_dir = "../results/benchmarks"  # the benchmarks' stored results
@@ -105,7 +105,7 @@ if timed:
     )
     provenance(
         fig,
-        f"profile {profile}; chapter records of this build; "
+        f"profile {profile}; the chapters' latest records; "
         f"{total:.0f} s on {'; '.join(sorted(hosts))}",
     )
     show(fig)
