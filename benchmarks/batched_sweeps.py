@@ -156,19 +156,21 @@ def main() -> None:
     )
     check_int("--runs", args.runs, minimum=2)  # a sweep, and two onsets
     out = None
-    if not args.no_save and (at_defaults or args.results_dir):
-        out = bench.target("batched_sweeps", device, args.results_dir)
+    if not args.no_save:
+        out = bench.destination(
+            "batched_sweeps", device, args.results_dir, at_defaults
+        )
     started = bench.host(device)
     results = run(device, args.runs, args.depth, args.post_steps, args.rounds)
-    if out is None:
-        if not args.no_save:
-            print(
-                "not stored: the settings differ from the defaults; give "
-                "--results-dir DIR to keep this run"
-            )
-        return
-    path = bench.save(out, "batched_sweeps", results, device, started)
-    print(f"stored in {path}")
+    if not args.no_save:
+        bench.save(
+            out,
+            "batched_sweeps",
+            results,
+            device,
+            started,
+            "the settings differ from the defaults",
+        )
 
 
 if __name__ == "__main__":

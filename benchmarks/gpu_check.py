@@ -228,9 +228,12 @@ def main() -> None:
     # a smoke run, or only some sections, never replaces the stored
     # record of a full check unless a folder is given; there, sections
     # run again replace their own part of a record of the same kind
-    out_path = None
-    if args.results_dir or not (args.smoke or args.sections):
-        out_path = bench.target("gpu_check", device, args.results_dir)
+    out_path = bench.destination(
+        "gpu_check",
+        device,
+        args.results_dir,
+        keep=not (args.smoke or args.sections),
+    )
     scale = dict(
         width=1.0,
         size=32,
@@ -278,14 +281,14 @@ def main() -> None:
         globals()[section](args, device, out)
     out["seconds"] = time.perf_counter() - started
     print(f"[{out['seconds']:5.0f} s] done")
-    if out_path is None:
-        print(
-            "not stored: a smoke run or a choice of sections; give "
-            "--results-dir DIR to keep it"
-        )
-        return
-    path = bench.save(out_path, "gpu_check", out, device, host)
-    print(f"stored in {path}")
+    bench.save(
+        out_path,
+        "gpu_check",
+        out,
+        device,
+        host,
+        "a smoke run or a choice of sections",
+    )
 
 
 if __name__ == "__main__":

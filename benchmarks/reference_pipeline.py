@@ -167,8 +167,10 @@ def main() -> None:
     device = resolve_device(args.device)
     at_defaults = check(args, device)
     out = None
-    if not args.no_save and (at_defaults or args.results_dir):
-        out = bench.target("reference_pipeline", device, args.results_dir)
+    if not args.no_save:
+        out = bench.destination(
+            "reference_pipeline", device, args.results_dir, at_defaults
+        )
     started = bench.host(device)
     print(
         f"Split-ResNet-18 (width {args.width:g}), {args.image_size} px, "
@@ -189,12 +191,7 @@ def main() -> None:
             f"{name:26s} {seconds[name]:8.2f} s/epoch {rate:9,.0f} "
             f"images/s  x{rate / reference:.2f}"
         )
-    if out is None:
-        if not args.no_save:
-            print(
-                "not stored: the settings differ from the defaults; give "
-                "--results-dir DIR to keep this run"
-            )
+    if args.no_save:
         return
     settings = {
         k: v
@@ -207,8 +204,14 @@ def main() -> None:
         "images_per_second": rates,
         "ratio_to_reference": {k: v / reference for k, v in rates.items()},
     }
-    path = bench.save(out, "reference_pipeline", results, device, started)
-    print(f"stored in {path}")
+    bench.save(
+        out,
+        "reference_pipeline",
+        results,
+        device,
+        started,
+        "the settings differ from the defaults",
+    )
 
 
 if __name__ == "__main__":

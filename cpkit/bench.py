@@ -11,14 +11,13 @@ which the book's performance page reads.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from cpkit.config import check_int
+from cpkit.config import check_float, check_int
 from cpkit.errors import ConfigError
 
 #: the stored results, beside the repository's headline records
@@ -87,14 +86,33 @@ def target(name: str, device: torch.device, folder: Path | str | None) -> Path:
     return out
 
 
-def save(
-    out: Path, name: str, results: dict, device: torch.device, started: dict
-) -> Path:
-    """Write ``results`` with ``started`` (:func:`host` at the start).
+def destination(
+    name: str, device: torch.device, folder: str | None, keep: bool
+) -> Path | None:
+    """Where a run of benchmark ``name`` will be stored, checked writable
+    before measuring (:func:`target`); None when it will not be: ``keep``
+    is False and no ``folder`` was given."""
+    if folder is None and not keep:
+        return None
+    return target(name, device, folder)
 
-    The file is written to a temporary name and renamed, so a reader
-    never sees half of it; a write error is a one-line error.
-    """
+
+def save(
+    out: Path | None,
+    name: str,
+    results: dict,
+    device: torch.device,
+    started: dict,
+    unstored: str = "",
+) -> Path | None:
+    """Store ``results`` with ``started`` (:func:`host` at the start) and
+    say where; with ``out`` None, say why not (``unstored``) instead.
+    Returns the file written, if any."""
+    from cpkit.headlines import write_json
+
+    if out is None:
+        print(f"not stored: {unstored}; give --results-dir DIR to keep it")
+        return None
     record = {
         "benchmark": name,
         "device": str(device),
@@ -102,19 +120,9 @@ def save(
         "host": started,
         "results": results,
     }
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w") as handle:
-            handle.write(json.dumps(record, indent=1) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(out)
-    except OSError as err:
-        raise ConfigError(
-            f"cannot write {out}: {err.strerror or err}"
-        ) from None
-    return out
+    path = write_json(out, record)
+    print(f"stored in {path}")
+    return path
 
 
 #: what the performance page reads from each benchmark's results
@@ -294,10 +302,9 @@ def check_settings(args, defaults: dict, positive: tuple[str, ...]) -> bool:
     """
     for name in positive:
         value = getattr(args, name)
+        flag = f"--{name.replace('_', '-')}"
         if isinstance(value, float):
-            from cpkit.config import check_float
-
-            check_float(f"--{name.replace('_', '-')}", value, 0.0, True)
+            check_float(flag, value, minimum=0.0, strict=True)
         else:
-            check_int(f"--{name.replace('_', '-')}", value, minimum=1)
+            check_int(flag, value, minimum=1)
     return all(getattr(args, k) == v for k, v in defaults.items())

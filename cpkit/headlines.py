@@ -310,11 +310,18 @@ def write(entry: dict, folder: Path, seconds: float, host: dict) -> Path:
     """
     out = Path(folder) / entry["profile"] / f"{entry['chapter']}.json"
     full = dict(entry, seconds=round(float(seconds), 1), host=host)
+    return write_json(out, full)
+
+
+def write_json(out: Path, record: dict) -> Path:
+    """Write ``record`` to ``out`` as JSON through a temporary file, flushed
+    and renamed, so a reader never sees half of it; an OSError is one
+    line."""
     tmp = out.with_name(out.name + ".tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "w") as handle:
-            handle.write(json.dumps(full, indent=1) + "\n")
+            handle.write(json.dumps(record, indent=1) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(out)

@@ -21,6 +21,17 @@ ROOT = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")
 
 
+def _script(name: str, *flags: str, timeout: int = 120):
+    """Run ``benchmarks/<name>.py`` with ``flags``; its completed process."""
+    return subprocess.run(
+        [sys.executable, f"benchmarks/{name}.py", *flags],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def test_alternate_calls_each_contender_every_round_in_turn():
     calls = []
     seconds = bench.alternate(
@@ -154,13 +165,7 @@ def test_paper_style_epoch_trains_and_tests():
 
 
 def test_gpu_check_refuses_a_cpu_without_smoke_in_one_line(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "benchmarks/gpu_check.py", "--device", "cpu"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = _script("gpu_check", "--device", "cpu")
     assert out.returncode != 0
     assert out.stderr.strip().splitlines() == [
         "gpu_check: needs a CUDA GPU (got cpu); --smoke runs it tiny on "
@@ -169,19 +174,9 @@ def test_gpu_check_refuses_a_cpu_without_smoke_in_one_line(tmp_path):
 
 
 def test_gpu_check_smoke_runs_every_section_and_stores_it(tmp_path):
-    out = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/gpu_check.py",
-            "--device",
-            "cpu",
-            "--smoke",
-            "--results-dir",
-            str(tmp_path),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    out = _script(
+        "gpu_check",
+        *("--device", "cpu", "--smoke", "--results-dir", str(tmp_path)),
         timeout=600,
     )
     assert out.returncode == 0, out.stderr[-2000:]
@@ -239,18 +234,11 @@ def test_gpu_check_smoke_runs_every_section_and_stores_it(tmp_path):
 
 
 def test_gpu_check_starts_no_section_past_its_budget(tmp_path):
-    out = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/gpu_check.py",
-            *("--device", "cpu", "--smoke", "--budget", "1e-9"),
-            *("--sections", "peak", "sweeps"),
-            *("--results-dir", str(tmp_path)),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    out = _script(
+        "gpu_check",
+        *("--device", "cpu", "--smoke", "--budget", "1e-9"),
+        *("--sections", "peak", "sweeps"),
+        *("--results-dir", str(tmp_path)),
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "peak: skipped, past --budget" in out.stdout
@@ -263,13 +251,7 @@ def test_gpu_check_starts_no_section_past_its_budget(tmp_path):
         (("--device", "cpu", "--budget", "nan"), "--budget"),
         (("--device", "nonsense"), "device = 'nonsense'"),
     ):
-        bad = subprocess.run(
-            [sys.executable, "benchmarks/gpu_check.py", "--smoke", *flags],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        bad = _script("gpu_check", "--smoke", *flags)
         lines = bad.stderr.strip().splitlines()
         assert bad.returncode != 0 and len(lines) == 1, bad.stderr
         assert message in lines[0]
@@ -279,28 +261,22 @@ def test_benchmarks_refuse_bad_flags_before_measuring(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     cases = [
-        ("reference_pipeline.py", ("--images", "0"), "--images = 0"),
-        ("reference_pipeline.py", ("--workers", "-1"), "--workers = -1"),
-        ("reference_pipeline.py", ("--image-size", "7"), "multiple of 4"),
-        ("reference_pipeline.py", ("--width", "0"), "--width = 0"),
-        ("reference_pipeline.py", ("--rounds", "0"), "--rounds = 0"),
+        ("reference_pipeline", ("--images", "0"), "--images = 0"),
+        ("reference_pipeline", ("--workers", "-1"), "--workers = -1"),
+        ("reference_pipeline", ("--image-size", "7"), "multiple of 4"),
+        ("reference_pipeline", ("--width", "0"), "--width = 0"),
+        ("reference_pipeline", ("--rounds", "0"), "--rounds = 0"),
         (
-            "reference_pipeline.py",
+            "reference_pipeline",
             ("--results-dir", str(blocker)),
             "cannot write results to",
         ),
-        ("batched_sweeps.py", ("--runs", "1"), "--runs = 1"),
-        ("batched_sweeps.py", ("--depth", "0"), "--depth = 0"),
-        ("batched_sweeps.py", ("--device", "nonsense"), "device"),
+        ("batched_sweeps", ("--runs", "1"), "--runs = 1"),
+        ("batched_sweeps", ("--depth", "0"), "--depth = 0"),
+        ("batched_sweeps", ("--device", "nonsense"), "device"),
     ]
     for script, flags, message in cases:
-        out = subprocess.run(
-            [sys.executable, f"benchmarks/{script}", *flags],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        out = _script(script, *flags)
         lines = out.stderr.strip().splitlines()
         assert out.returncode != 0 and len(lines) == 1, (flags, out.stderr)
         assert message in lines[0], (flags, lines)
@@ -309,15 +285,9 @@ def test_benchmarks_refuse_bad_flags_before_measuring(tmp_path):
 def test_a_run_off_the_defaults_does_not_replace_the_stored_record(
     tmp_path,
 ):
-    out = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/batched_sweeps.py",
-            *("--runs", "2", "--post-steps", "5", "--rounds", "1"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    out = _script(
+        "batched_sweeps",
+        *("--runs", "2", "--post-steps", "5", "--rounds", "1"),
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
@@ -326,17 +296,8 @@ def test_a_run_off_the_defaults_does_not_replace_the_stored_record(
 
 def test_gpu_check_sections_merge_into_the_stored_record(tmp_path):
     def check(*flags):
-        out = subprocess.run(
-            [
-                sys.executable,
-                "benchmarks/gpu_check.py",
-                *("--device", "cpu", "--smoke"),
-                *flags,
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        out = _script(
+            "gpu_check", "--device", "cpu", "--smoke", *flags, timeout=300
         )
         assert out.returncode == 0, out.stderr[-2000:]
         return out.stdout
