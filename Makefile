@@ -7,6 +7,10 @@ VENV ?= .venv
 PROFILE ?= quick
 DEVICE ?= auto
 SEED ?= 0
+# chapters executed at once, each with its share of the cores: two for
+# the quick profile (small networks leave a second core half idle), one
+# for the full profile
+JOBS ?= $(if $(filter quick,$(PROFILE)),2,1)
 # Extra pip options for torch, e.g. TORCH_INDEX_URL=<a CUDA wheel index>
 TORCH_INDEX_URL ?=
 BIN := $(VENV)/bin
@@ -84,7 +88,7 @@ data:
 # --- the book ------------------------------------------------------------
 notebooks: setup
 	$(BIN)/cpkit notebooks --profile $(PROFILE) --device $(DEVICE) \
-	  --seed $(SEED)
+	  --seed $(SEED) --jobs $(JOBS)
 
 html: setup assets
 	$(BIN)/jupyter-book build . -W -n --keep-going --builder html

@@ -11,6 +11,8 @@ exit if there were any.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import json
 import logging
 import os
@@ -18,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -317,6 +320,7 @@ def run_notebooks(args: argparse.Namespace) -> int:
     if args.timeout is None:
         args.timeout = 3600 if args.profile == "quick" else 86_400
     check_int("--timeout", args.timeout, minimum=1)
+    jobs = check_int("--jobs", args.jobs, minimum=1)
     parameters = _parameters(args)
     if args.worker is not None:
         workers.parse(args.worker)
@@ -375,45 +379,83 @@ def run_notebooks(args: argparse.Namespace) -> int:
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
 
+    # the threads each kernel gets: the user's OMP_NUM_THREADS, else the
+    # usable cores shared out among the notebooks that run at once
+    threads = None
+    if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
+        threads = max(1, headlines._usable_cores() // jobs)
+    # what every headline record of this batch says about how it ran
+    batch = {"jobs": jobs, "threads": threads, "batch_started": _now()}
+    started = time.perf_counter()
+
+    def output_of(source: Path) -> Path:
+        if out_dir is not None:
+            return out_dir / (source.stem + ".ipynb")
+        return source.with_suffix(".ipynb")
+
     failures, times = [], {}
-    for source in sources:
-        output = (
-            out_dir / (source.stem + ".ipynb")
-            if out_dir is not None
-            else source.with_suffix(".ipynb")
-        )
+
+    def settle(source: Path, seconds: float, error: str | None) -> None:
+        """Report one finished notebook and keep its time and headlines
+        (before any summary page starts, so that it reads them)."""
+        output = output_of(source)
         rel = source.relative_to(root)
-        print(f"running {rel} ({args.profile}, {args.device})", flush=True)
-        seconds, error = execute(source, output, parameters, args.timeout)
+        # notebooks that run at once finish in any order: name each one
+        name = f"{rel}: " if jobs > 1 and not is_summary_page(source) else ""
         if error:
             failures.append(f"{rel}: {error}")
-            print(f"  FAILED after {seconds:.0f} s: {error}", flush=True)
+            print(f"  {name}FAILED after {seconds:.0f} s: {error}", flush=True)
         else:
             times[str(rel)] = round(seconds, 1)
-            print(f"  ok in {seconds:.0f} s", flush=True)
+            print(f"  {name}ok in {seconds:.0f} s", flush=True)
             try:
                 entry = headlines.extract(output)
             except ConfigError as err:
                 failures.append(f"{rel}: {err}")
                 print(f"  headlines not recorded: {err}", flush=True)
-                continue
+                return
             if entry is None:
-                continue
+                return
             if custom:
                 print(
                     "  headlines not recorded: -p "
                     f"{', '.join(custom)} changed the {args.profile} profile",
                     flush=True,
                 )
-                continue
-            host = headlines.provenance(root, resolved)
+                return
+            host = {
+                **headlines.provenance(root, resolved),
+                **batch,
+                "finished": _now(),
+            }
             try:
                 path = headlines.write(entry, headlines_dir, seconds, host)
             except ConfigError as err:
                 failures.append(f"{rel}: {err}")
                 print(f"  headlines not recorded: {err}", flush=True)
-                continue
+                return
             print(f"  headlines: {path}", flush=True)
+
+    with contextlib.ExitStack() as stack:
+        if _SHARED_RESULTS not in parameters:
+            # the notebooks of one batch share their runs (the masked
+            # chapter reads the video chapter's sweeps); nothing is kept
+            stack.enter_context(_batch_store(parameters))
+        _execute_all(
+            sources,
+            output_of,
+            parameters,
+            args.timeout,
+            jobs,
+            threads,
+            lambda source: print(
+                f"running {source.relative_to(root)} ({args.profile}, "
+                f"{args.device})",
+                flush=True,
+            ),
+            settle,
+            root,
+        )
 
     # merge this run's times into the record (successful runs only)
     record.parent.mkdir(parents=True, exist_ok=True)
@@ -433,8 +475,113 @@ def run_notebooks(args: argparse.Namespace) -> int:
             print(f"  {line}")
         return 1
     noun = "notebook" if len(sources) == 1 else "notebooks"
-    print(f"{len(sources)} {noun} executed ({args.profile} profile)")
+    wall = time.perf_counter() - started
+    at_once = f", {jobs} at a time" if jobs > 1 else ""
+    print(
+        f"{len(sources)} {noun} executed ({args.profile} profile{at_once}) "
+        f"in {wall / 60:.1f} min"
+    )
     return 0
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+@contextlib.contextmanager
+def _batch_store(parameters: dict):
+    """A results folder for one batch of notebooks, removed at its end."""
+    with tempfile.TemporaryDirectory(prefix="cpkit-runs-") as folder:
+        parameters[_SHARED_RESULTS] = folder
+        try:
+            yield folder
+        finally:
+            del parameters[_SHARED_RESULTS]
+
+
+def _set_threads(threads: int | None) -> None:
+    """Pool initialiser: the kernels this process starts use ``threads``."""
+    if threads is not None:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(threads)
+
+
+def _execute_all(
+    sources: list[Path],
+    output_of: Callable[[Path], Path],
+    parameters: dict,
+    timeout: int,
+    jobs: int,
+    threads: int | None,
+    announce: Callable[[Path], None],
+    settle: Callable[[Path, float, str | None], None],
+    root: Path,
+) -> None:
+    """Execute ``sources``, calling ``settle(source, seconds, error)`` as
+    each one finishes.
+
+    With ``jobs`` > 1 the chapters run that many at a time in separate
+    processes, the longest first by the last recorded times; the summary
+    pages follow, one at a time, once every chapter has finished.
+    """
+    pages = [s for s in sources if is_summary_page(s)]
+    queue = [s for s in sources if s not in pages]
+    if jobs == 1 or len(queue) < 2:
+        pages, queue = sources, []
+    if queue:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        known = _recorded_times(root)
+        queue.sort(key=lambda s: -known.get(str(s.relative_to(root)), 0.0))
+        each = (
+            f"{threads} thread{'s' * (threads > 1)} each"
+            if threads
+            else "OMP_NUM_THREADS"
+        )
+        print(
+            f"running {len(queue)} chapters, {jobs} at a time ({each}): "
+            + ", ".join(s.stem for s in queue),
+            flush=True,
+        )
+        with ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_set_threads,
+            initargs=(threads,),
+        ) as pool:
+            futures = {
+                pool.submit(
+                    execute, source, output_of(source), parameters, timeout
+                ): source
+                for source in queue
+            }
+            try:
+                for future in as_completed(futures):
+                    try:
+                        outcome = future.result()
+                    except Exception as err:  # a worker process died
+                        outcome = (0.0, f"{type(err).__name__}: {err}")
+                    settle(futures[future], *outcome)
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    for source in pages:
+        announce(source)
+        settle(
+            source, *execute(source, output_of(source), parameters, timeout)
+        )
+
+
+def _recorded_times(root: Path) -> dict[str, float]:
+    """Seconds per notebook from earlier batches (any profile)."""
+    times: dict[str, float] = {}
+    for record in sorted((root / "_build").glob("notebook-times-*.json")):
+        try:
+            times.update(json.loads(record.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return {k: v for k, v in times.items() if isinstance(v, (int, float))}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -478,6 +625,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker I of N processes (e.g. one per GPU) sharing "
         "--results-dir: each starts every sweep on different seeds and "
         "no run is trained twice",
+    )
+    nb.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="chapters executed at once, each in its own process with "
+        "its share of the CPU cores (default 1); the summary pages run "
+        "after them",
     )
     nb.add_argument("--root", default=".", help="repository root")
     nb.add_argument(

@@ -73,7 +73,16 @@ logger = logging.getLogger(__name__)
 BRANCH_LR = ("absolute", "restart")
 BOTH_HEAD = ("as_trained", "mean_of_views")
 #: the modules whose source decides a run's result (part of its key)
-_CODE = ("models", "training", "twoview", "views", "deficits", "protocols")
+_CODE = (
+    "models",
+    "training",
+    "twoview",
+    "views",
+    "deficits",
+    "protocols",
+    "sources",
+    "config",
+)
 
 
 def _code_digest() -> str:

@@ -45,7 +45,16 @@ FIELDS = {
 
 
 #: modules whose source decides a sweep's result (part of its key)
-_CODE = ("clips", "transformer", "video", "deficits", "metrics/rsv")
+_CODE = (
+    "clips",
+    "transformer",
+    "video",
+    "deficits",
+    "metrics/rsv",
+    "training",  # its autocast
+    "sources",
+    "config",
+)
 
 
 def code_digest(modules: Sequence[str]) -> str:

@@ -166,9 +166,10 @@ glue("finetune_epochs", cfg.finetune_epochs, display=False)
 # **control**: the same fine-tuning from a random encoder, with no pre-training
 # at all. It tells whether pre-training adds anything at this scale; if it does
 # not, a small drop would say nothing about resilience. The supervised arm is
-# the previous chapter's sweep of the same seeds (trained again here, or read
-# back from `results_dir`; `cpkit notebooks --results-dir DIR` shares one
-# folder between the chapters). The two arms have different no-deficit
+# the previous chapter's sweep of the same seeds: read back from
+# `results_dir` when it is there (`cpkit notebooks` gives the chapters of one
+# batch a shared folder, a temporary one unless `--results-dir` names it),
+# trained again here otherwise. The two arms have different no-deficit
 # accuracies, so each drop is read against its own arm's base.
 
 # %%

@@ -30,6 +30,7 @@ headlines_dir = "../results/headlines"  # where chapters left their times
 benchmarks_dir = "../results/benchmarks"  # the benchmarks' stored results
 
 # %% tags=["remove-cell"]
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -68,13 +69,53 @@ def machine(record: dict) -> str:
     )
 
 
+def build_summary(timed: list, total: float, missing: list) -> str:
+    """The sum of the chapter times and, when the chapters came from one
+    batch, its wall time and how many ran at once."""
+    text = (
+        f"Sum over the {len(timed)} recorded chapters: "
+        f"**{total / 60:.1f} min**"
+    )
+    hosts = [entry["host"] for _, _, entry in timed]
+    batches = {h.get("batch_started") for h in hosts}
+    if len(batches) == 1 and None not in batches:
+        started = datetime.fromisoformat(batches.pop())
+        ended = max(datetime.fromisoformat(h["finished"]) for h in hosts)
+        jobs, threads = hosts[0]["jobs"], hosts[0]["threads"]
+        at_once = (
+            f"{jobs} at a time"
+            + (
+                f", {threads} thread{'s' * (threads > 1)} each"
+                if threads
+                else ""
+            )
+            + ", so the sum exceeds the wall time"
+            if jobs > 1
+            else "one at a time"
+        )
+        text += (
+            f". They ran in one batch ({at_once}): "
+            f"**{(ended - started).total_seconds() / 60:.1f} min** of wall "
+            "time from its start to the last chapter's end"
+        )
+    else:
+        text += " (from more than one batch: no common wall time)"
+    text += "; the summary pages and the HTML build come on top."
+    if missing:
+        text += f" Not recorded in this build: {', '.join(missing)}."
+    return text
+
+
 # %% [markdown]
 # ## This build, chapter by chapter
 #
 # The wall time of each notebook of this build as `cpkit notebooks`
 # measured it (papermill's execution of the whole notebook, training
-# included), read from the chapters' records. Our goal for the `quick`
-# profile is the whole book in 15 minutes on two CPU cores.
+# included), read from the chapters' records. With `--jobs N` (the
+# Makefile runs the quick profile with two) several chapters run at once,
+# each in its own process with its share of the cores, and each time
+# below is that chapter's own wall time on a shared machine. Our goal for
+# the `quick` profile is the whole book in 15 minutes on two CPU cores.
 
 # %% tags=["hide-input"]
 order = chapters(root)
@@ -109,18 +150,7 @@ if timed:
         f"{total:.0f} s on {'; '.join(sorted(hosts))}",
     )
     show(fig)
-    display(
-        Markdown(
-            f"Sum over the {len(timed)} recorded chapters: "
-            f"**{total / 60:.1f} min** (the summary pages and the HTML "
-            "build come on top)."
-            + (
-                f" Not recorded in this build: {', '.join(missing)}."
-                if missing
-                else ""
-            )
-        )
-    )
+    display(Markdown(build_summary(timed, total, missing)))
 else:
     display(Markdown(f"No chapter has recorded a `{profile}` run yet."))
 

@@ -1,6 +1,7 @@
 """Profiles, parameter validation and the notebook batch command."""
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -114,6 +115,7 @@ def test_toc_lists_existing_notebooks():
         (["--only", "nonesuch"], "--only nonesuch: not in _toc.yml"),
         (["--seed", str(2**40)], "must be < 2**32"),
         (["--timeout", "0"], "--timeout = 0 must be >= 1"),
+        (["--jobs", "0"], "--jobs = 0 must be >= 1"),
         (["-p", "profile", "full"], "-p profile: set it with --profile"),
         (["-p", "depth", "null"], "null is not a value"),
     ],
@@ -214,6 +216,100 @@ def test_a_shared_results_folder_reaches_the_notebooks_that_take_one(
     code = main([*args, "--results-dir", str(tmp_path / "file")])
     assert code == 2 and "is not a folder" in capsys.readouterr().err
     assert (tmp_path / "file").read_text() == "keep me"
+
+
+CHAPTER = """# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"{tag}]
+profile = "quick"
+device = "auto"
+seed = 0
+results_dir = None
+
+# %%
+import json, os, time
+from pathlib import Path
+start = time.time()
+time.sleep({sleep})
+seen = sorted(p.name for p in Path({folder!r}).glob("*.json"))
+Path({folder!r}, {name!r} + ".json").write_text(json.dumps(dict(
+    results_dir=results_dir,
+    folder_exists=results_dir is not None and Path(results_dir).is_dir(),
+    threads=os.environ.get("OMP_NUM_THREADS"),
+    start=start, end=time.time(), seen=seen,
+)))
+"""
+
+
+def _batch_book(tmp_path: Path) -> tuple[Path, Path]:
+    """Two slow chapters and a summary page that looks at what ran."""
+    root, seen = tmp_path / "book", tmp_path / "seen"
+    (root / "notebooks").mkdir(parents=True)
+    seen.mkdir()
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: notebooks/page\nchapters:\n"
+        "  - file: notebooks/one\n  - file: notebooks/two\n"
+    )
+    for name, tag, sleep in (
+        ("page", ', "summary-page"', 0),
+        ("one", "", 6),
+        ("two", "", 6),
+    ):
+        (root / "notebooks" / f"{name}.py").write_text(
+            CHAPTER.format(tag=tag, sleep=sleep, folder=str(seen), name=name)
+        )
+    return root, seen
+
+
+@pytest.mark.notebook
+def test_chapters_run_at_once_then_the_summary_pages(tmp_path, capsys):
+    root, seen = _batch_book(tmp_path)
+    args = ["notebooks", "--root", str(root), "--device", "cpu"]
+    args += ["--output-dir", str(tmp_path / "out")]
+    args += ["--times", str(tmp_path / "times.json"), "--jobs", "2"]
+    assert main(args) == 0
+    assert "2 at a time" in capsys.readouterr().out
+    one, two, page = (
+        json.loads((seen / f"{n}.json").read_text())
+        for n in ("one", "two", "page")
+    )
+    # the two chapters overlapped, each with its share of the cores
+    assert one["start"] < two["end"] and two["start"] < one["end"]
+    cores = len(os.sched_getaffinity(0))
+    if "OMP_NUM_THREADS" not in os.environ:
+        assert one["threads"] == two["threads"] == str(max(1, cores // 2))
+    # they shared one results folder for the batch, removed at its end
+    assert one["results_dir"] == two["results_dir"] == page["results_dir"]
+    assert one["folder_exists"] and two["folder_exists"]
+    assert not Path(one["results_dir"]).exists()
+    # the summary page ran after both chapters had finished
+    assert page["seen"] == ["one.json", "two.json"]
+    times = json.loads((tmp_path / "times.json").read_text())
+    assert sorted(times) == [
+        f"notebooks/{n}.py" for n in ("one", "page", "two")
+    ]
+
+
+@pytest.mark.notebook
+def test_one_at_a_time_the_chapters_still_share_a_batch_folder(tmp_path):
+    root, seen = _batch_book(tmp_path)
+    args = ["notebooks", "--root", str(root), "--device", "cpu"]
+    args += ["--output-dir", str(tmp_path / "out")]
+    args += ["--times", str(tmp_path / "times.json"), "--only", "one", "two"]
+    assert main(args) == 0
+    one, two = (
+        json.loads((seen / f"{n}.json").read_text()) for n in ("one", "two")
+    )
+    assert one["end"] <= two["start"]  # in the order of the book
+    assert one["results_dir"] == two["results_dir"]
+    assert one["folder_exists"] and not Path(one["results_dir"]).exists()
+    assert one["threads"] == os.environ.get("OMP_NUM_THREADS")
 
 
 @pytest.mark.notebook
