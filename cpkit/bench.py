@@ -135,6 +135,7 @@ REQUIRED = {
     ),
     "batched_sweeps": ("runs", "depth", "post_steps"),
     "gpu_check": ("smoke", "gpu", "skipped"),
+    "quick_book": ("jobs", "notebooks", "total_seconds", "goal_seconds"),
 }
 
 

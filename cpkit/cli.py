@@ -455,6 +455,7 @@ def run_notebooks(args: argparse.Namespace) -> int:
             ),
             settle,
             root,
+            record,
         )
 
     # merge this run's times into the record (successful runs only)
@@ -516,6 +517,7 @@ def _execute_all(
     announce: Callable[[Path], None],
     settle: Callable[[Path, float, str | None], None],
     root: Path,
+    record: Path,
 ) -> None:
     """Execute ``sources``, calling ``settle(source, seconds, error)`` as
     each one finishes.
@@ -532,7 +534,7 @@ def _execute_all(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        known = _recorded_times(root)
+        known = _recorded_times(root, parameters["profile"], record)
         queue.sort(key=lambda s: -known.get(str(s.relative_to(root)), 0.0))
         each = (
             f"{threads} thread{'s' * (threads > 1)} each"
@@ -573,14 +575,27 @@ def _execute_all(
         )
 
 
-def _recorded_times(root: Path) -> dict[str, float]:
-    """Seconds per notebook from earlier batches (any profile)."""
+def _recorded_times(
+    root: Path, profile: str, record: Path | None = None
+) -> dict[str, float]:
+    """Seconds per notebook of ``profile``: for the quick profile, the
+    stored quick-book benchmark records; then the batch times ``record``
+    (default ``_build/notebook-times-<profile>.json``), which take
+    precedence."""
+    record = record or root / "_build" / f"notebook-times-{profile}.json"
+    sources = [record]
+    if profile == "quick":
+        benchmarks = root / "results" / "benchmarks"
+        sources[:0] = sorted(benchmarks.glob("*/quick_book.json"))
     times: dict[str, float] = {}
-    for record in sorted((root / "_build").glob("notebook-times-*.json")):
+    for path in sources:
         try:
-            times.update(json.loads(record.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue
+            found = json.loads(path.read_text())
+            if path.name == "quick_book.json":
+                found = found["results"]["notebooks"]
+            times.update(found)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # no record, or not one: the book's order stands
     return {k: v for k, v in times.items() if isinstance(v, (int, float))}
 
 

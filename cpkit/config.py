@@ -101,3 +101,12 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def cpu_threads(device: torch.device | str) -> int | None:
+    """The CPU threads a run on ``device`` computes with (None off the
+    CPU): on a CPU the last bits of a result depend on it, so it is part
+    of every run's key."""
+    if torch.device(device).type != "cpu":
+        return None
+    return torch.get_num_threads()

@@ -18,6 +18,7 @@ import torch
 
 from cpkit import workers
 from cpkit.clips import ClipData
+from cpkit.config import cpu_threads
 from cpkit.figures import slider_figure
 from cpkit.masked import MaskedCrossView, masked_sweep
 from cpkit.metrics.rsv import PAPER_BIN_EDGES, histogram
@@ -62,6 +63,7 @@ def cached_masked_sweep(
         "seed": seed,
         "code": code_digest(_MASKED_CODE),
         "device": torch.device(device).type,
+        "threads": cpu_threads(device),
         "torch": torch.__version__.split("+")[0],
     }
     return cached_record(

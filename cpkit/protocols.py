@@ -49,7 +49,12 @@ import numpy as np
 import torch
 
 import cpkit
-from cpkit.config import check_choice, check_int, resolve_device
+from cpkit.config import (
+    check_choice,
+    check_int,
+    cpu_threads,
+    resolve_device,
+)
 from cpkit.deficits import DeficitWindow
 from cpkit.errors import ConfigError, TrainingDiverged
 from cpkit.metrics.network import (
@@ -351,6 +356,7 @@ class Runner:
             "code": self._code,
             # bf16 on CUDA, float32 elsewhere; results differ across them
             "device": self.device.type,
+            "threads": cpu_threads(self.device),
             "torch": torch.__version__.split("+")[0],
             **run,
         }

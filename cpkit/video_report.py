@@ -26,6 +26,7 @@ from plotly.subplots import make_subplots
 import cpkit
 from cpkit import reference, workers
 from cpkit.clips import ClipData
+from cpkit.config import cpu_threads
 from cpkit.figures import slider_figure
 from cpkit.metrics.rsv import PAPER_BIN_EDGES, histogram
 from cpkit.protocols import RunStore, _git_commit
@@ -81,6 +82,7 @@ def _sweep_payload(profile, seed: int, device) -> dict:
         "code": code_digest(_CODE),
         # bf16 on CUDA, float32 elsewhere; results differ across them
         "device": torch.device(device).type,
+        "threads": cpu_threads(device),
         "torch": torch.__version__.split("+")[0],
     }
 

@@ -274,6 +274,8 @@ def test_benchmarks_refuse_bad_flags_before_measuring(tmp_path):
         ("batched_sweeps", ("--runs", "1"), "--runs = 1"),
         ("batched_sweeps", ("--depth", "0"), "--depth = 0"),
         ("batched_sweeps", ("--device", "nonsense"), "device"),
+        ("quick_book", ("--jobs", "0"), "--jobs = 0"),
+        ("quick_book", ("--only", "nonesuch"), "--only nonesuch: not in"),
     ]
     for script, flags, message in cases:
         out = _script(script, *flags)
@@ -314,3 +316,52 @@ def test_gpu_check_sections_merge_into_the_stored_record(tmp_path):
     merged = json.loads(stored.read_text())["results"]
     assert merged["throughput"] == first["throughput"]
     assert merged["peak"]["fraction_of_peak"] > 0
+
+
+@pytest.mark.notebook
+def test_quick_book_times_a_batch_without_touching_the_book(tmp_path):
+    executed = ROOT / "notebooks" / "sensor_dropping.ipynb"
+    before = executed.stat().st_mtime_ns if executed.exists() else None
+    names = ("sensor_dropping", "relative_source_variance")
+    out = _script(
+        "quick_book",
+        *("--only", *names, "--results-dir", str(tmp_path)),
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    record = json.loads((tmp_path / "cpu" / "quick_book.json").read_text())
+    results = record["results"]
+    assert sorted(results["notebooks"]) == [
+        f"notebooks/{n}.py" for n in sorted(names)
+    ]
+    assert results["jobs"] == 2 and results["goal_seconds"] == 900
+    # the batch's wall time covers its notebooks, which ran side by side
+    assert 0 < max(results["notebooks"].values()) <= results["total_seconds"]
+    assert results["ratio_to_goal"] == round(results["total_seconds"] / 900, 2)
+    assert "x the 15-minute goal" in out.stdout
+    # the book's own executed notebook was left alone
+    after = executed.stat().st_mtime_ns if executed.exists() else None
+    assert after == before
+    # a part of the book is not stored in the repository's record
+    again = _script("quick_book", "--only", names[1], timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "not stored: not the whole book at --jobs 2" in again.stdout
+
+    # the performance page shows the stored batch beside the goal
+    code = main(
+        [
+            "notebooks",
+            *("--only", "performance", "--device", "cpu"),
+            *("--output-dir", str(tmp_path / "pages")),
+            *("-p", "benchmarks_dir", str(tmp_path)),
+        ]
+    )
+    assert code == 0
+    page = nbformat.read(tmp_path / "pages" / "performance.ipynb", 4)
+    text = "".join(
+        "".join(o.get("data", {}).get("text/markdown", ""))
+        for c in page.cells
+        for o in c.get("outputs", [])
+    )
+    wall = results["total_seconds"]
+    assert f"The batch took **{wall / 60:.1f} min**, within the goal" in text

@@ -273,8 +273,13 @@ def test_chapters_run_at_once_then_the_summary_pages(tmp_path, capsys):
     args = ["notebooks", "--root", str(root), "--device", "cpu"]
     args += ["--output-dir", str(tmp_path / "out")]
     args += ["--times", str(tmp_path / "times.json"), "--jobs", "2"]
+    (tmp_path / "times.json").write_text(
+        json.dumps({"notebooks/one.py": 1.0, "notebooks/two.py": 50.0})
+    )
     assert main(args) == 0
-    assert "2 at a time" in capsys.readouterr().out
+    # the longest recorded chapter first
+    assert "2 at a time (" in (out := capsys.readouterr().out)
+    assert "): two, one" in out
     one, two, page = (
         json.loads((seen / f"{n}.json").read_text())
         for n in ("one", "two", "page")
@@ -294,6 +299,28 @@ def test_chapters_run_at_once_then_the_summary_pages(tmp_path, capsys):
     assert sorted(times) == [
         f"notebooks/{n}.py" for n in ("one", "page", "two")
     ]
+
+
+def test_the_longest_chapters_start_first_by_the_latest_times(tmp_path):
+    from cpkit.cli import _recorded_times
+
+    root = tmp_path
+    stored = root / "results" / "benchmarks" / "cpu"
+    stored.mkdir(parents=True)
+    (stored / "quick_book.json").write_text(
+        json.dumps({"results": {"notebooks": {"a.py": 5, "b.py": 9}}})
+    )
+    assert _recorded_times(root, "quick") == {"a.py": 5, "b.py": 9}
+    # the benchmark stands for the quick profile only
+    assert _recorded_times(root, "full") == {}
+    # this checkout's own batches take precedence; damage is ignored
+    (root / "_build").mkdir()
+    (root / "_build" / "notebook-times-quick.json").write_text(
+        json.dumps({"a.py": 20})
+    )
+    (root / "_build" / "notebook-times-full.json").write_text("{not json")
+    assert _recorded_times(root, "quick") == {"a.py": 20, "b.py": 9}
+    assert _recorded_times(root, "full") == {}
 
 
 @pytest.mark.notebook
