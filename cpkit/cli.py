@@ -5,7 +5,8 @@ Jupytext py:percent to .ipynb, executes it with papermill (parameters
 ``profile``, ``device``, ``seed`` and any ``-p name value``), puts the
 executed notebook next to its source only if every cell succeeded,
 continues past a failure, and ends with a list of failures and a non-zero
-exit if there were any.
+exit if there were any. ``--jobs N`` runs N chapters at once; the
+notebooks of one batch share a results folder.
 """
 
 from __future__ import annotations
@@ -492,7 +493,9 @@ def _now() -> str:
 @contextlib.contextmanager
 def _batch_store(parameters: dict):
     """A results folder for one batch of notebooks, removed at its end."""
-    with tempfile.TemporaryDirectory(prefix="cpkit-runs-") as folder:
+    with tempfile.TemporaryDirectory(
+        prefix="cpkit-runs-", ignore_cleanup_errors=True
+    ) as folder:
         parameters[_SHARED_RESULTS] = folder
         try:
             yield folder
