@@ -171,7 +171,9 @@ def quick_book_table(record: dict) -> str:
     r = record["results"]
     wall, goal = r["total_seconds"], r["goal_seconds"]
     rows = [
-        f"**{machine(record)}**; {r['jobs']} notebook(s) at a time.",
+        f"**{machine(record)}**; "
+        + (f"{r['jobs']} chapters" if r["jobs"] > 1 else "one chapter")
+        + " at a time.",
         "",
         "| notebook | wall time (s) |",
         "|---|---|",
