@@ -67,9 +67,18 @@ def run(device, jobs: int, only: list[str] | None) -> dict:
                 "above): nothing measured"
             )
         notebooks = json.loads(times.read_text())
+        # how the chapters ran, as their headline records say
+        hosts = [
+            json.loads(path.read_text())["host"]
+            for path in (Path(tmp) / "headlines").glob("*/*.json")
+        ]
     return {
         "profile": "quick",
-        "jobs": jobs,
+        # as many at once as ran (no more than there were chapters)
+        "jobs": max((h.get("jobs") or 1 for h in hosts), default=jobs),
+        "threads_per_chapter": sorted(
+            {h.get("threads") for h in hosts}, key=str
+        ),
         "only": only,
         "notebooks": notebooks,
         "sum_seconds": round(sum(notebooks.values()), 1),

@@ -135,7 +135,14 @@ REQUIRED = {
     ),
     "batched_sweeps": ("runs", "depth", "post_steps"),
     "gpu_check": ("smoke", "gpu", "skipped"),
-    "quick_book": ("jobs", "notebooks", "total_seconds", "goal_seconds"),
+    "quick_book": (
+        "jobs",
+        "only",
+        "notebooks",
+        "sum_seconds",
+        "total_seconds",
+        "goal_seconds",
+    ),
 }
 
 
@@ -292,6 +299,8 @@ def run_script(main: Callable[[], None], prog: str) -> None:
         main()
     except ConfigError as err:
         sys.exit(f"{prog}: {err}")
+    except KeyboardInterrupt:
+        sys.exit(f"{prog}: interrupted; nothing stored")
 
 
 def check_settings(args, defaults: dict, positive: tuple[str, ...]) -> bool:

@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from cpkit import headlines, workers
+from cpkit.bench import kind as bench_kind
 from cpkit.config import DEVICES, check_choice, check_int, resolve_device
 from cpkit.errors import ConfigError
 from cpkit.profiles import PROFILES
@@ -351,6 +352,7 @@ def run_notebooks(args: argparse.Namespace) -> int:
     )
     if record.is_dir():
         raise ConfigError(f"--times {record} is a folder, not a file")
+    _read_times(record)  # a damaged record: one line, before any kernel
     # records go with the executed notebooks: the book's folder by default,
     # beside --output-dir when the notebooks go there
     if args.headlines_dir:
@@ -380,11 +382,12 @@ def run_notebooks(args: argparse.Namespace) -> int:
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
 
-    # the threads each kernel gets: the user's OMP_NUM_THREADS, else the
-    # usable cores shared out among the notebooks that run at once
+    # no more at once than there are chapters; each kernel gets the
+    # user's OMP_NUM_THREADS, else its share of the usable cores
+    jobs = min(jobs, max(1, sum(not is_summary_page(s) for s in sources)))
     threads = None
-    if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
-        threads = max(1, headlines._usable_cores() // jobs)
+    if jobs > 1:
+        threads = _user_threads() or max(1, headlines._usable_cores() // jobs)
     # what every headline record of this batch says about how it ran
     batch = {"jobs": jobs, "threads": threads, "batch_started": _now()}
     started = time.perf_counter()
@@ -438,7 +441,9 @@ def run_notebooks(args: argparse.Namespace) -> int:
             print(f"  headlines: {path}", flush=True)
 
     with contextlib.ExitStack() as stack:
-        if _SHARED_RESULTS not in parameters:
+        if _SHARED_RESULTS not in parameters and "results_dir" not in (
+            parameters
+        ):
             # the notebooks of one batch share their runs (the masked
             # chapter reads the video chapter's sweeps); nothing is kept
             stack.enter_context(_batch_store(parameters))
@@ -457,16 +462,12 @@ def run_notebooks(args: argparse.Namespace) -> int:
             settle,
             root,
             record,
+            bench_kind(resolve_device(args.device)),
         )
 
     # merge this run's times into the record (successful runs only)
     record.parent.mkdir(parents=True, exist_ok=True)
-    recorded = {}
-    if record.is_file():
-        try:
-            recorded = json.loads(record.read_text())
-        except json.JSONDecodeError:
-            recorded = {}
+    recorded = _read_times(record)
     recorded.update(times)
     tmp = record.with_name(record.name + ".tmp")
     tmp.write_text(json.dumps(recorded, indent=1) + "\n")
@@ -484,6 +485,35 @@ def run_notebooks(args: argparse.Namespace) -> int:
         f"in {wall / 60:.1f} min"
     )
     return 0
+
+
+def _read_times(record: Path) -> dict:
+    """The times record (notebook: seconds), {} if there is none yet; one
+    that is not such a record is a one-line error, not overwritten."""
+    if record.parent.exists() and not record.parent.is_dir():
+        raise ConfigError(f"--times {record}: {record.parent} is a file")
+    if not record.is_file():
+        return {}
+    try:
+        times = json.loads(record.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"times record {record} cannot be read ({err}): move it away"
+        ) from None
+    if not isinstance(times, dict):
+        raise ConfigError(
+            f"times record {record} is not a JSON object: move it away"
+        )
+    return times
+
+
+def _user_threads() -> int | None:
+    """OMP_NUM_THREADS as the user set it, if it is a positive count."""
+    try:
+        value = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def _now() -> str:
@@ -504,7 +534,7 @@ def _batch_store(parameters: dict):
 
 
 def _set_threads(threads: int | None) -> None:
-    """Pool initialiser: the kernels this process starts use ``threads``."""
+    """The kernels this process starts will use ``threads``."""
     if threads is not None:
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[name] = str(threads)
@@ -521,6 +551,7 @@ def _execute_all(
     settle: Callable[[Path, float, str | None], None],
     root: Path,
     record: Path,
+    kind: str,
 ) -> None:
     """Execute ``sources``, calling ``settle(source, seconds, error)`` as
     each one finishes.
@@ -534,10 +565,7 @@ def _execute_all(
     if jobs == 1 or len(queue) < 2:
         pages, queue = sources, []
     if queue:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        known = _recorded_times(root, parameters["profile"], record)
+        known = _recorded_times(root, parameters["profile"], record, kind)
         queue.sort(key=lambda s: -known.get(str(s.relative_to(root)), 0.0))
         each = (
             f"{threads} thread{'s' * (threads > 1)} each"
@@ -549,28 +577,9 @@ def _execute_all(
             + ", ".join(s.stem for s in queue),
             flush=True,
         )
-        with ProcessPoolExecutor(
-            max_workers=jobs,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_set_threads,
-            initargs=(threads,),
-        ) as pool:
-            futures = {
-                pool.submit(
-                    execute, source, output_of(source), parameters, timeout
-                ): source
-                for source in queue
-            }
-            try:
-                for future in as_completed(futures):
-                    try:
-                        outcome = future.result()
-                    except Exception as err:  # a worker process died
-                        outcome = (0.0, f"{type(err).__name__}: {err}")
-                    settle(futures[future], *outcome)
-            except KeyboardInterrupt:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        _execute_in_processes(
+            queue, output_of, parameters, timeout, jobs, threads, settle
+        )
     for source in pages:
         announce(source)
         settle(
@@ -578,18 +587,92 @@ def _execute_all(
         )
 
 
+def _execute_in_processes(
+    queue: list[Path],
+    output_of: Callable[[Path], Path],
+    parameters: dict,
+    timeout: int,
+    jobs: int,
+    threads: int | None,
+    settle: Callable[[Path, float, str | None], None],
+) -> None:
+    """Run ``queue`` ``jobs`` at a time, each notebook in a process of its
+    own, so that one that dies fails alone; Ctrl-C starts nothing more and
+    stops the running ones (their kernels and staging folders go too)."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    context = multiprocessing.get_context("spawn")
+    waiting, running = list(queue), {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                source = waiting.pop(0)
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_execute_child,
+                    args=(source, output_of(source), parameters, timeout),
+                    kwargs={"threads": threads, "send": send},
+                )
+                process.start()
+                send.close()
+                running[process.sentinel] = (
+                    process,
+                    receive,
+                    source,
+                    time.perf_counter(),
+                )
+            for sentinel in wait(list(running)):
+                process, receive, source, began = running.pop(sentinel)
+                process.join()
+                try:
+                    outcome = receive.recv()
+                except EOFError:  # it died before it could answer
+                    outcome = (
+                        time.perf_counter() - began,
+                        f"its process died (exit code {process.exitcode})",
+                    )
+                receive.close()
+                settle(source, *outcome)
+    except KeyboardInterrupt:
+        for process, *_ in running.values():
+            process.terminate()
+        for process, *_ in running.values():
+            process.join()
+        raise
+
+
+def _execute_child(
+    source: Path,
+    output: Path,
+    parameters: dict,
+    timeout: int,
+    threads: int | None,
+    send,
+) -> None:
+    """One notebook in a process of its own; ``send`` gets (seconds,
+    error). The parent alone answers Ctrl-C; SIGTERM ends it cleanly."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    _set_threads(threads)
+    send.send(execute(source, output, parameters, timeout))
+    send.close()
+
+
 def _recorded_times(
-    root: Path, profile: str, record: Path | None = None
+    root: Path, profile: str, record: Path | None = None, kind: str = "cpu"
 ) -> dict[str, float]:
     """Seconds per notebook of ``profile``: for the quick profile, the
-    stored quick-book benchmark records; then the batch times ``record``
-    (default ``_build/notebook-times-<profile>.json``), which take
-    precedence."""
+    stored quick-book benchmark of this ``kind`` of device (cpu or gpu);
+    then the batch times ``record`` (default
+    ``_build/notebook-times-<profile>.json``), which take precedence."""
     record = record or root / "_build" / f"notebook-times-{profile}.json"
     sources = [record]
     if profile == "quick":
-        benchmarks = root / "results" / "benchmarks"
-        sources[:0] = sorted(benchmarks.glob("*/quick_book.json"))
+        stored = root / "results" / "benchmarks" / kind / "quick_book.json"
+        sources.insert(0, stored)
     times: dict[str, float] = {}
     for path in sources:
         try:

@@ -78,10 +78,11 @@ def build_summary(timed: list, total: float, missing: list) -> str:
     )
     hosts = [entry["host"] for _, _, entry in timed]
     batches = {h.get("batch_started") for h in hosts}
-    if len(batches) == 1 and None not in batches:
+    complete = all(h.get("finished") and h.get("jobs") for h in hosts)
+    if len(batches) == 1 and None not in batches and complete:
         started = datetime.fromisoformat(batches.pop())
         ended = max(datetime.fromisoformat(h["finished"]) for h in hosts)
-        jobs, threads = hosts[0]["jobs"], hosts[0]["threads"]
+        jobs, threads = hosts[0]["jobs"], hosts[0].get("threads")
         at_once = (
             f"{jobs} at a time"
             + (
@@ -99,7 +100,7 @@ def build_summary(timed: list, total: float, missing: list) -> str:
             "time from its start to the last chapter's end"
         )
     else:
-        text += " (from more than one batch: no common wall time)"
+        text += " (not all from one recorded batch: no common wall time)"
     text += "; the summary pages and the HTML build come on top."
     if missing:
         text += f" Not recorded in this build: {', '.join(missing)}."
@@ -181,13 +182,25 @@ def quick_book_table(record: dict) -> str:
     rows += [
         f"| `{name}` | {sec:.0f} |" for name, sec in r["notebooks"].items()
     ]
+    rows.append(f"| **batch, start to end** | **{wall:.0f}** |")
+    summed = (
+        "the sum of the notebooks' own times is "
+        f"{r['sum_seconds'] / 60:.1f} min"
+    )
+    if r["only"]:
+        # a part of the book says nothing about the goal
+        rows += [
+            "",
+            f"Only part of the book ran ({', '.join(r['only'])}): "
+            f"**{wall / 60:.1f} min** ({summed}); the goal is for the "
+            "whole book.",
+        ]
+        return "\n".join(rows)
     verdict = "within" if wall <= goal else f"{wall / goal:.1f}× over"
     rows += [
-        f"| **batch, start to end** | **{wall:.0f}** |",
         "",
         f"The batch took **{wall / 60:.1f} min**, {verdict} the goal of "
-        f"{goal / 60:.0f} min (the sum of the notebooks' own times is "
-        f"{r['sum_seconds'] / 60:.1f} min).",
+        f"{goal / 60:.0f} min ({summed}).",
     ]
     return "\n".join(rows)
 

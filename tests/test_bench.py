@@ -348,15 +348,13 @@ def test_quick_book_times_a_batch_without_touching_the_book(tmp_path):
     assert "not stored: not the whole book at --jobs 2" in again.stdout
 
     # the performance page shows the stored batch beside the goal
-    code = main(
-        [
-            "notebooks",
-            *("--only", "performance", "--device", "cpu"),
-            *("--output-dir", str(tmp_path / "pages")),
-            *("-p", "benchmarks_dir", str(tmp_path)),
-        ]
-    )
-    assert code == 0
+    page_args = [
+        "notebooks",
+        *("--only", "performance", "--device", "cpu"),
+        *("--output-dir", str(tmp_path / "pages")),
+        *("-p", "benchmarks_dir", str(tmp_path)),
+    ]
+    assert main(page_args) == 0
     page = nbformat.read(tmp_path / "pages" / "performance.ipynb", 4)
     text = "".join(
         "".join(o.get("data", {}).get("text/markdown", ""))
@@ -364,4 +362,18 @@ def test_quick_book_times_a_batch_without_touching_the_book(tmp_path):
         for o in c.get("outputs", [])
     )
     wall = results["total_seconds"]
-    assert f"The batch took **{wall / 60:.1f} min**, within the goal" in text
+    # a part of the book is shown as such, with no verdict on the goal
+    assert f"Only part of the book ran ({', '.join(names)})" in text
+    assert f"**{wall / 60:.1f} min**" in text and "within" not in text
+    # the whole book gets the verdict
+    stored = tmp_path / "cpu" / "quick_book.json"
+    record["results"] = dict(results, only=None, total_seconds=1800.0)
+    stored.write_text(json.dumps(record))
+    assert main(page_args) == 0
+    page = nbformat.read(tmp_path / "pages" / "performance.ipynb", 4)
+    text = "".join(
+        "".join(o.get("data", {}).get("text/markdown", ""))
+        for c in page.cells
+        for o in c.get("outputs", [])
+    )
+    assert "The batch took **30.0 min**, 2.0× over the goal" in text

@@ -209,6 +209,12 @@ def test_a_shared_results_folder_reaches_the_notebooks_that_take_one(
     shared = Path("shared").resolve()
     assert (tmp_path / "takes.txt").read_text() == repr(str(shared))
     assert (tmp_path / "ignores.txt").read_text() == "0"
+    # a folder given with -p is used and kept, not the batch's own
+    mine = tmp_path / "mine"
+    assert (
+        main([*args, "--only", "takes", "-p", "results_dir", str(mine)]) == 0
+    )
+    assert (tmp_path / "takes.txt").read_text() == repr(str(mine))
     # one folder, given once
     code = main([*args, "--results-dir", "a", "-p", "results_dir", "b"])
     assert code == 2 and "not both" in capsys.readouterr().err
@@ -321,6 +327,38 @@ def test_the_longest_chapters_start_first_by_the_latest_times(tmp_path):
     (root / "_build" / "notebook-times-full.json").write_text("{not json")
     assert _recorded_times(root, "quick") == {"a.py": 20, "b.py": 9}
     assert _recorded_times(root, "full") == {}
+
+
+@pytest.mark.notebook
+def test_a_chapter_whose_process_dies_fails_alone(tmp_path, capsys):
+    root, seen = _batch_book(tmp_path)
+    # the kernel kills the process that runs its notebook
+    (root / "notebooks" / "two.py").write_text(
+        CHAPTER.format(tag="", sleep=0, folder=str(seen), name="two")
+        + "\n# %%\nos.kill(os.getppid(), 9)\n"
+    )
+    args = ["notebooks", "--root", str(root), "--device", "cpu"]
+    args += ["--output-dir", str(tmp_path / "out"), "--jobs", "2"]
+    args += ["--times", str(tmp_path / "times.json")]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "1 of 3 notebooks failed" in out
+    assert "notebooks/two.py: its process died (exit code -9)" in out
+    assert (tmp_path / "out" / "one.ipynb").is_file()
+    assert (tmp_path / "out" / "page.ipynb").is_file()
+
+
+def test_a_damaged_times_record_stops_the_batch_before_it_runs(
+    tmp_path, capsys
+):
+    for text in ("{not json", "[1, 2]"):
+        (tmp_path / "times.json").write_text(text)
+        code = run_batch(tmp_path, "--only", "intro")
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1, err
+        assert "move it away" in err
+        assert (tmp_path / "times.json").read_text() == text  # kept
+        assert not (tmp_path / "intro.ipynb").exists()  # nothing ran
 
 
 @pytest.mark.notebook
