@@ -169,7 +169,8 @@ glue("finetune_epochs", cfg.finetune_epochs, display=False)
 # the previous chapter's sweep of the same seeds: read back from
 # `results_dir` when it is there (`cpkit notebooks` gives the chapters of one
 # batch a shared folder, a temporary one unless `--results-dir` names it),
-# trained again here otherwise. The two arms have different no-deficit
+# trained here otherwise (and then read by the video chapter when it runs
+# later in the same batch). The two arms have different no-deficit
 # accuracies, so each drop is read against its own arm's base.
 
 # %%
