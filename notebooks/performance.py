@@ -344,23 +344,36 @@ sizes = np.array(list(rates))
 step_ms = 1000 * sizes / np.array(list(rates.values()))
 per_image, fixed = np.polyfit(sizes, step_ms, 1)
 share = fixed / (fixed + 128 * per_image)
-display(
-    Markdown(
-        f"A straight line through these times puts a step at {fixed:.0f} ms"
-        f" plus {per_image:.2f} ms per image: at the paper's batch of 128, "
-        f"{share:.0%} of each step does not depend on the images. "
-        + (
-            "Most of a step is work per image, so the quick book's time is "
-            "set by how many images its runs see: the seeds, controls and "
-            "schedules each chapter needs to tell an effect from noise."
-            if share < 0.5
-            else "Most of a step is a fixed cost, so batching more runs "
-            "into one model would pay off."
+if per_image <= 0 or fixed < 0:
+    # a negative part is noise, most often another busy process
+    display(
+        Markdown(
+            "These times do not fit a step that grows with the batch "
+            f"(fitted: {fixed:.0f} ms plus {per_image:.2f} ms per image): "
+            "they are too noisy to split, most likely because the machine "
+            "was busy; rebuild this page on an idle machine."
         )
-        + " (Larger batches would cut the fixed part but change the "
-        "optimisation the chapters reproduce.)"
     )
-)
+else:
+    display(
+        Markdown(
+            "A straight line through these times puts a step at "
+            f"{fixed:.0f} ms plus {per_image:.2f} ms per image: at the "
+            f"paper's batch of 128, {share:.0%} of each step does not "
+            "depend on the images. "
+            + (
+                "Most of a step is work per image, so the quick book's "
+                "time is set by how many images its runs see: the seeds, "
+                "controls and schedules each chapter needs to tell an "
+                "effect from noise."
+                if share < 0.5
+                else "Most of a step is a fixed cost, so batching more runs "
+                "into one model would pay off."
+            )
+            + " (Larger batches would cut the fixed part but change the "
+            "optimisation the chapters reproduce.)"
+        )
+    )
 
 # %% [markdown]
 # ## Batched sweeps of deep linear networks
