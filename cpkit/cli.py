@@ -490,8 +490,11 @@ def run_notebooks(args: argparse.Namespace) -> int:
 def _read_times(record: Path) -> dict:
     """The times record (notebook: seconds), {} if there is none yet; one
     that is not such a record is a one-line error, not overwritten."""
-    if record.parent.exists() and not record.parent.is_dir():
-        raise ConfigError(f"--times {record}: {record.parent} is a file")
+    for folder in record.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError(f"--times {record}: {folder} is a file")
+            break
     if not record.is_file():
         return {}
     try:

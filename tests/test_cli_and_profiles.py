@@ -359,6 +359,11 @@ def test_a_damaged_times_record_stops_the_batch_before_it_runs(
         assert "move it away" in err
         assert (tmp_path / "times.json").read_text() == text  # kept
         assert not (tmp_path / "intro.ipynb").exists()  # nothing ran
+    # a times record under a file cannot be written: said before running
+    below = str(tmp_path / "times.json" / "x")
+    code = run_batch(tmp_path, "--only", "intro", "--times", below)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "is a file" in err and "\n" not in err
 
 
 @pytest.mark.notebook
