@@ -193,6 +193,7 @@ def _execute_converted(
             kernel_name="python3",
             progress_bar=False,
             execution_timeout=timeout,
+            **_kernel_manager(converted.parent),
         )
     except PapermillExecutionError as err:
         line = (err.evalue or "").strip().splitlines()
@@ -219,6 +220,25 @@ def _execute_converted(
         shutil.move(str(partial), str(failed))
         error += f" (executed cells kept in {failed.name})"
     return seconds, error
+
+
+def _kernel_manager(folder: Path) -> dict:
+    """Papermill's kernel manager, talking to its kernel over Unix sockets
+    in ``folder`` where there are any: kernels that parallel chapters
+    start at the same moment cannot then race for one TCP port."""
+    if os.name != "posix":
+        return {}
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum, default
+
+    class SocketFileKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc")
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            return str(folder / "kernel")
+
+    return {"kernel_manager_class": SocketFileKernelManager}
 
 
 def check_record(notebook: Path, chapter: str, profile: object) -> None:
