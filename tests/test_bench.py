@@ -32,6 +32,25 @@ def _script(name: str, *flags: str, timeout: int = 120):
     )
 
 
+def _performance_page(benchmarks: Path, pages: Path) -> str:
+    """The performance page run on ``benchmarks``; its Markdown output."""
+    code = main(
+        [
+            "notebooks",
+            *("--only", "performance", "--device", "cpu"),
+            *("--output-dir", str(pages)),
+            *("-p", "benchmarks_dir", str(benchmarks)),
+        ]
+    )
+    assert code == 0
+    page = nbformat.read(pages / "performance.ipynb", as_version=4)
+    return "".join(
+        "".join(o.get("data", {}).get("text/markdown", ""))
+        for c in page.cells
+        for o in c.get("outputs", [])
+    )
+
+
 def test_alternate_calls_each_contender_every_round_in_turn():
     calls = []
     seconds = bench.alternate(
@@ -213,21 +232,7 @@ def test_gpu_check_smoke_runs_every_section_and_stores_it(tmp_path):
     for smoke, shown in ((True, False), (False, True)):
         record["results"]["smoke"] = smoke
         (tmp_path / "gpu" / "gpu_check.json").write_text(json.dumps(record))
-        code = main(
-            [
-                "notebooks",
-                *("--only", "performance", "--device", "cpu"),
-                *("--output-dir", str(pages)),
-                *("-p", "benchmarks_dir", str(tmp_path)),
-            ]
-        )
-        assert code == 0
-        page = nbformat.read(pages / "performance.ipynb", as_version=4)
-        text = "".join(
-            "".join(o.get("data", {}).get("text/markdown", ""))
-            for c in page.cells
-            for o in c.get("outputs", [])
-        )
+        text = _performance_page(tmp_path, pages)
         assert ("Measured on Stand-in GPU" in text) is shown
         assert ("h per seed" in text) is shown
         assert ("not measured yet" in text) is not shown
@@ -348,19 +353,7 @@ def test_quick_book_times_a_batch_without_touching_the_book(tmp_path):
     assert "not stored: not the whole book at --jobs 2" in again.stdout
 
     # the performance page shows the stored batch beside the goal
-    page_args = [
-        "notebooks",
-        *("--only", "performance", "--device", "cpu"),
-        *("--output-dir", str(tmp_path / "pages")),
-        *("-p", "benchmarks_dir", str(tmp_path)),
-    ]
-    assert main(page_args) == 0
-    page = nbformat.read(tmp_path / "pages" / "performance.ipynb", 4)
-    text = "".join(
-        "".join(o.get("data", {}).get("text/markdown", ""))
-        for c in page.cells
-        for o in c.get("outputs", [])
-    )
+    text = _performance_page(tmp_path, tmp_path / "pages")
     wall = results["total_seconds"]
     # a part of the book is shown as such, with no verdict on the goal
     assert f"Only part of the book ran ({', '.join(names)})" in text
@@ -369,11 +362,5 @@ def test_quick_book_times_a_batch_without_touching_the_book(tmp_path):
     stored = tmp_path / "cpu" / "quick_book.json"
     record["results"] = dict(results, only=None, total_seconds=1800.0)
     stored.write_text(json.dumps(record))
-    assert main(page_args) == 0
-    page = nbformat.read(tmp_path / "pages" / "performance.ipynb", 4)
-    text = "".join(
-        "".join(o.get("data", {}).get("text/markdown", ""))
-        for c in page.cells
-        for o in c.get("outputs", [])
-    )
+    text = _performance_page(tmp_path, tmp_path / "pages")
     assert "The batch took **30.0 min**, 2.0× over the goal" in text
